@@ -1,0 +1,139 @@
+// Runtime facts and controls: LibTorch version, CUDA, threads, BLAS speed; plus `matmul`,
+// a small real op used to exercise the async + error paths end to end.
+#include <napi.h>
+#include <torch/torch.h>
+#include <torch/version.h>
+#include <ATen/Parallel.h>
+
+#include <chrono>
+
+#include "core/async.h"
+#include "core/errors.h"
+#include "core/registry.h"
+#include "core/tensor_io.h"
+
+#ifdef XT_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#endif
+
+namespace xt {
+namespace {
+
+Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
+    o.Set("torchSource", Napi::String::New(env, XT_TORCH_SOURCE));
+#ifdef XT_WITH_CUDA
+    o.Set("variant", Napi::String::New(env, "cuda"));
+#else
+    o.Set("variant", Napi::String::New(env, "cpu"));
+#endif
+    bool cuda = torch::cuda::is_available();
+    o.Set("cudaAvailable", Napi::Boolean::New(env, cuda));
+    Napi::Array devices = Napi::Array::New(env);
+#ifdef XT_WITH_CUDA
+    if (cuda) {
+      int n = static_cast<int>(torch::cuda::device_count());
+      for (int i = 0; i < n; ++i) {
+        const auto* p = at::cuda::getDeviceProperties(i);
+        Napi::Object d = Napi::Object::New(env);
+        d.Set("index", i);
+        d.Set("name", p->name);
+        d.Set("totalMemory", static_cast<double>(p->totalGlobalMem));
+        d.Set("capability", std::to_string(p->major) + "." + std::to_string(p->minor));
+        devices.Set(static_cast<uint32_t>(i), d);
+      }
+    }
+#endif
+    o.Set("cudaDevices", devices);
+    o.Set("intraOpThreads", Napi::Number::New(env, IntraOpThreads()));
+    o.Set("interopThreads", Napi::Number::New(env, at::get_num_interop_threads()));
+    o.Set("parallelInfo", Napi::String::New(env, at::get_parallel_info()));
+    o.Set("buildConfig", Napi::String::New(env, at::show_config()));
+    return o;
+  });
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    XT_CHECK(info.Length() >= 1 && info[0].IsNumber(), kInvalid, "setThreads(n): n must be a number");
+    double n = info[0].As<Napi::Number>().DoubleValue();
+    XT_CHECK(n >= 1 && n <= 4096 && n == static_cast<int>(n), kInvalid,
+             "setThreads(n): n must be an integer from 1 to 4096");
+    SetIntraOpThreads(static_cast<int>(n));
+    return env.Undefined();
+  });
+}
+
+struct MatmulBench {
+  double seconds;
+  double gflops;
+  int size;
+  int iters;
+};
+
+// benchMatmul(size, iters): fp32 square matmul throughput on the CPU (after one warm-up).
+Napi::Value BenchMatmul(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    int size = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 1024;
+    int iters = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 10;
+    XT_CHECK(size >= 1 && size <= 16384, kInvalid, "benchMatmul: size must be 1..16384");
+    XT_CHECK(iters >= 1 && iters <= 100000, kInvalid, "benchMatmul: iters must be 1..100000");
+    return RunAsync<MatmulBench>(
+        env, "xt.benchMatmul",
+        [size, iters]() {
+          torch::NoGradGuard ng;
+          auto gen = at::detail::createCPUGenerator(1234);
+          auto a = torch::randn({size, size}, gen, torch::kFloat32);
+          auto b = torch::randn({size, size}, gen, torch::kFloat32);
+          auto c = torch::empty({size, size});
+          torch::mm_out(c, a, b);  // warm-up
+          auto t0 = std::chrono::steady_clock::now();
+          for (int i = 0; i < iters; ++i) torch::mm_out(c, a, b);
+          double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          double flops = 2.0 * size * static_cast<double>(size) * size * iters;
+          return MatmulBench{s, flops / s / 1e9, size, iters};
+        },
+        [](Napi::Env env, MatmulBench& r) -> Napi::Value {
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("seconds", r.seconds);
+          o.Set("gflops", r.gflops);
+          o.Set("size", r.size);
+          o.Set("iters", r.iters);
+          return o;
+        });
+  });
+}
+
+// matmul(a, aShape, b, bShape) -> {data, shape}: a plain 2-D product, async.
+Napi::Value Matmul(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    XT_CHECK(info.Length() >= 4, kInvalid, "matmul(a, aShape, b, bShape): 4 arguments expected");
+    auto a = TensorFromTypedArray(info[0], ShapeArg(info[1], "aShape"), "a");
+    auto b = TensorFromTypedArray(info[2], ShapeArg(info[3], "bShape"), "b");
+    return RunAsync<torch::Tensor>(
+        env, "xt.matmul",
+        [a, b]() {
+          torch::NoGradGuard ng;
+          return torch::matmul(a, b);
+        },
+        [](Napi::Env env, torch::Tensor& t) -> Napi::Value { return TensorResult(env, t); });
+  });
+}
+
+void InitRuntime(Napi::Env env, Napi::Object exports) {
+  exports.Set("runtimeInfo", Napi::Function::New(env, RuntimeInfo, "runtimeInfo"));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
+  exports.Set("benchMatmul", Napi::Function::New(env, BenchMatmul, "benchMatmul"));
+  exports.Set("matmul", Napi::Function::New(env, Matmul, "matmul"));
+}
+
+}  // namespace
+}  // namespace xt
+
+XT_REGISTER_MODULE(runtime, xt::InitRuntime);

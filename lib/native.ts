@@ -1,0 +1,233 @@
+/**
+ * The single typed declaration of everything the native addon (`xray_torch.node`) exports,
+ * and the loader that finds it.
+ *
+ * Load order:
+ *   1. `XRAY_TORCH_ADDON` (an explicit path to a `.node` file);
+ *   2. `prebuilds/<platform>-<arch>/` (node-gyp-build layout): the CUDA variant when a probe in a
+ *      child process shows that it loads and sees a GPU (unless `XRAY_TORCH_DEVICE=cpu`), else the
+ *      CPU variant;
+ *   3. the local build (`build/Release`, then `build/Debug`).
+ * When nothing loads, an actionable error says what was looked for and how to build.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+
+/** Error codes carried by every error the native layer raises (`err.code`). */
+export type XtErrorCode =
+  | 'XT_SHAPE'
+  | 'XT_IO'
+  | 'XT_OOM'
+  | 'XT_INVALID'
+  | 'XT_DISPOSED'
+  | 'XT_CUDA'
+  | 'XT_INTERNAL'
+  | 'XT_LOAD';
+
+export interface XtError extends Error {
+  code: XtErrorCode;
+}
+
+export function isXtError(e: unknown): e is XtError {
+  const code = (e as { code?: unknown } | null)?.code;
+  return e instanceof Error && typeof code === 'string' && code.startsWith('XT_');
+}
+
+/** Make a coded error from TypeScript (same shape as the native ones). */
+export function xtError(code: XtErrorCode, message: string): XtError {
+  const e = new Error(message) as XtError;
+  e.code = code;
+  return e;
+}
+
+/** A tensor crossing the boundary: row-major data and its shape. */
+export interface TensorResult<T = Float32Array> {
+  data: T;
+  shape: number[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runtime (binding/runtime.cc)
+// ---------------------------------------------------------------------------------------------
+export interface RuntimeInfo {
+  torchVersion: string;
+  /** Where CMake found LibTorch: `system`, `LIBTORCH=…`, `Torch_DIR=…` or `python:…`. */
+  torchSource: string;
+  variant: 'cpu' | 'cuda';
+  cudaAvailable: boolean;
+  cudaDevices: { index: number; name: string; totalMemory: number; capability: string }[];
+  intraOpThreads: number;
+  interopThreads: number;
+  parallelInfo: string;
+  buildConfig: string;
+}
+
+export interface MatmulBench {
+  seconds: number;
+  gflops: number;
+  size: number;
+  iters: number;
+}
+
+export interface RuntimeNative {
+  /** Names of the native modules compiled into this addon. */
+  modules: string[];
+  runtimeInfo(): RuntimeInfo;
+  /** Intra-op threads for every native call from now on. */
+  setThreads(n: number): void;
+  /** fp32 square matmul throughput (one warm-up, then `iters` timed products). */
+  benchMatmul(size: number, iters: number): Promise<MatmulBench>;
+  /** 2-D matrix product; rejects with XT_SHAPE when the shapes do not fit. */
+  matmul(a: Float32Array | Float64Array, aShape: number[], b: Float32Array | Float64Array,
+    bShape: number[]): Promise<TensorResult<Float32Array | Float64Array>>;
+}
+
+/** Everything the addon exports. Each native concern adds its interface here. */
+export type NativeAddon = RuntimeNative;
+
+// ---------------------------------------------------------------------------------------------
+// Loader
+// ---------------------------------------------------------------------------------------------
+export interface LoadedAddon {
+  addon: NativeAddon;
+  path: string;
+  /** Why this file was chosen (shown by `doctor`). */
+  reason: string;
+  /** Candidates tried before it, with their errors. */
+  tried: { path: string; error: string }[];
+}
+
+/** The package root (holds package.json, prebuilds/ and build/). */
+export const packageRoot = path.resolve(__dirname, '..', '..');
+
+let loaded: LoadedAddon | undefined;
+
+interface Prebuild {
+  file: string;
+  variant: 'cpu' | 'cuda';
+  torch: string | undefined;
+}
+
+function listPrebuilds(root: string): Prebuild[] {
+  const dir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+  let files: string[];
+  try {
+    files = fs.readdirSync(dir).filter((f) => f.endsWith('.node'));
+  } catch {
+    return [];
+  }
+  return files.map((f) => {
+    const tags = f.split('.');
+    const torch = tags.find((t) => /^torch\d/.test(t));
+    return {
+      file: path.join(dir, f),
+      variant: tags.includes('cuda') ? 'cuda' : 'cpu',
+      torch: torch ? torch.slice(5) : undefined,
+    };
+  });
+}
+
+/** Load a CUDA addon in a child process and check that it sees a GPU; never crashes this process. */
+export function probeCudaAddon(file: string): { ok: boolean; detail: string } {
+  const script =
+    `const a=require(${JSON.stringify(file)});const i=a.runtimeInfo();` +
+    `process.stdout.write(JSON.stringify({cuda:i.cudaAvailable,n:i.cudaDevices.length}))`;
+  const r = spawnSync(process.execPath, ['-e', script], {
+    encoding: 'utf8',
+    timeout: 60000,
+    env: { ...process.env, XRAY_TORCH_DEVICE: 'cpu' },
+  });
+  if (r.status !== 0) {
+    const msg = (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').slice(-3).join(' ');
+    return { ok: false, detail: `the CUDA variant did not load: ${msg}` };
+  }
+  try {
+    const j = JSON.parse(r.stdout) as { cuda: boolean; n: number };
+    if (!j.cuda) return { ok: false, detail: 'the CUDA variant loaded but no CUDA device/driver is available' };
+    return { ok: true, detail: `the CUDA variant sees ${j.n} device(s)` };
+  } catch {
+    return { ok: false, detail: 'the CUDA probe printed nothing readable' };
+  }
+}
+
+function expectedTorchHint(): string {
+  const envs = ['LIBTORCH', 'Torch_DIR'].filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]}`);
+  return envs.length ? envs.join(', ') : 'the system LibTorch (Debian libtorch-dev 1.13) or a Python torch install';
+}
+
+/** Load (once) and return the native addon with how it was found. */
+export function loadAddon(root: string = packageRoot): LoadedAddon {
+  if (loaded) return loaded;
+  const tried: { path: string; error: string }[] = [];
+  const attempt = (file: string, reason: string): LoadedAddon | undefined => {
+    if (!fs.existsSync(file)) {
+      tried.push({ path: file, error: 'not found' });
+      return undefined;
+    }
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      const addon = require(file) as NativeAddon;
+      return { addon, path: file, reason, tried };
+    } catch (e) {
+      tried.push({ path: file, error: (e as Error).message.split('\n')[0] });
+      return undefined;
+    }
+  };
+
+  const explicit = process.env.XRAY_TORCH_ADDON;
+  if (explicit) {
+    const r = attempt(path.resolve(explicit), 'XRAY_TORCH_ADDON');
+    if (!r) throw loadError(tried);
+    return (loaded = r);
+  }
+
+  const forceCpu = (process.env.XRAY_TORCH_DEVICE || '').toLowerCase() === 'cpu';
+  const prebuilds = listPrebuilds(root);
+  const cuda = prebuilds.filter((p) => p.variant === 'cuda');
+  const cpu = prebuilds.filter((p) => p.variant === 'cpu');
+  let cudaNote = '';
+  if (!forceCpu) {
+    for (const p of cuda) {
+      const probe = probeCudaAddon(p.file);
+      if (probe.ok) {
+        const r = attempt(p.file, `prebuilt CUDA variant: ${probe.detail}`);
+        if (r) return (loaded = r);
+      } else {
+        tried.push({ path: p.file, error: probe.detail });
+        cudaNote = probe.detail;
+      }
+    }
+  } else if (cuda.length) {
+    cudaNote = 'XRAY_TORCH_DEVICE=cpu: CUDA probing skipped';
+  }
+  for (const p of cpu) {
+    const r = attempt(p.file, 'prebuilt CPU variant' + (cudaNote ? ` (${cudaNote})` : ''));
+    if (r) {
+      if (cudaNote && !forceCpu) process.emitWarning(`xray-torch: using the CPU variant: ${cudaNote}`);
+      return (loaded = r);
+    }
+  }
+  for (const sub of ['build/Release', 'build/Debug']) {
+    const r = attempt(path.join(root, sub, 'xray_torch.node'), `local build (${sub})`);
+    if (r) return (loaded = r);
+  }
+  throw loadError(tried);
+}
+
+function loadError(tried: { path: string; error: string }[]): XtError {
+  const lines = tried.map((t) => `  - ${t.path}: ${t.error}`).join('\n');
+  return xtError(
+    'XT_LOAD',
+    `xray-torch: could not load the native addon.\nLooked for:\n${lines || '  (nothing)'}\n` +
+      `Expected LibTorch: ${expectedTorchHint()}.\n` +
+      'To build it: run `bash scripts/setup` in the package folder (installs LibTorch on Debian and builds), ' +
+      'or `npm run build:addon` with LIBTORCH=/path/to/libtorch (or Torch_DIR) set. ' +
+      'If the error says libtorch*.so was not found, add its lib folder to LD_LIBRARY_PATH.',
+  );
+}
+
+/** The loaded addon (loads on first use). */
+export function native(): NativeAddon {
+  return loadAddon().addon;
+}

@@ -1,0 +1,98 @@
+/** What `xray-torch doctor` reports: the LibTorch build, CUDA, BLAS speed, threads, addon. */
+import * as fs from 'fs';
+import { loadAddon } from '../native';
+
+export interface DoctorReport {
+  torchVersion: string;
+  torchSource: string;
+  torchLibrary: string | null;
+  cuda: { available: boolean; devices: { index: number; name: string; totalMemory: number; capability: string }[] };
+  blas: { library: string | null; name: string };
+  matmulGflops: number;
+  threads: number;
+  interopThreads: number;
+  parallelBackend: string;
+  addon: { path: string; variant: 'cpu' | 'cuda'; reason: string; modules: string[] };
+  node: string;
+  platform: string;
+}
+
+/** Shared libraries mapped into this process whose file name matches `re` (resolved through links). */
+export function mappedLibraries(re: RegExp): string[] {
+  let maps: string;
+  try {
+    maps = fs.readFileSync('/proc/self/maps', 'utf8');
+  } catch {
+    return [];
+  }
+  const seen = new Set<string>();
+  for (const line of maps.split('\n')) {
+    const p = line.slice(line.indexOf('/'));
+    if (line.includes('/') && re.test(p)) seen.add(p.trim());
+  }
+  return [...seen];
+}
+
+function realpath(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+/** Which BLAS LibTorch resolved at load time (Debian switches it through alternatives). */
+export function detectBlas(): { library: string | null; name: string } {
+  const libs = mappedLibraries(/lib(open)?blas[^/]*\.so|libmkl_rt|libblis/);
+  if (!libs.length) return { library: null, name: 'unknown (no BLAS library mapped)' };
+  const real = libs.map(realpath);
+  const pick = real.find((r) => /openblas|mkl|blis/.test(r)) ?? real[0];
+  let name = 'reference BLAS (slow: install libopenblas0-openmp)';
+  if (/openblas/.test(pick)) name = /openmp/.test(pick) ? 'OpenBLAS (OpenMP)' : /pthread/.test(pick) ? 'OpenBLAS (pthreads)' : 'OpenBLAS';
+  else if (/mkl/.test(pick)) name = 'Intel MKL';
+  else if (/blis/.test(pick)) name = 'BLIS';
+  return { library: pick, name };
+}
+
+export async function doctor(opts: { matmulSize?: number; matmulIters?: number } = {}): Promise<DoctorReport> {
+  const loadedAddon = loadAddon();
+  const a = loadedAddon.addon;
+  const info = a.runtimeInfo();
+  const bench = await a.benchMatmul(opts.matmulSize ?? 1024, opts.matmulIters ?? 20);
+  const backend = /ATen parallel backend: (.*)/.exec(info.parallelInfo)?.[1]?.trim() ?? 'unknown';
+  const torchLib = mappedLibraries(/libtorch_cpu\.so|libtorch\.so/).map(realpath)[0] ?? null;
+  return {
+    torchVersion: info.torchVersion,
+    torchSource: info.torchSource,
+    torchLibrary: torchLib,
+    cuda: { available: info.cudaAvailable, devices: info.cudaDevices },
+    blas: detectBlas(),
+    matmulGflops: Math.round(bench.gflops * 10) / 10,
+    threads: info.intraOpThreads,
+    interopThreads: info.interopThreads,
+    parallelBackend: backend,
+    addon: { path: loadedAddon.path, variant: info.variant, reason: loadedAddon.reason, modules: a.modules },
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+  };
+}
+
+export function formatDoctor(r: DoctorReport): string {
+  const gpu = r.cuda.available
+    ? r.cuda.devices.map((d) => `cuda:${d.index} ${d.name} (${(d.totalMemory / 2 ** 30).toFixed(1)} GiB, sm_${d.capability.replace('.', '')})`).join('; ')
+    : 'not available';
+  const rows: [string, string][] = [
+    ['LibTorch', `${r.torchVersion} (${r.torchSource})`],
+    ['library', r.torchLibrary ?? 'unknown'],
+    ['CUDA', gpu],
+    ['BLAS', `${r.blas.name}${r.blas.library ? ` — ${r.blas.library}` : ''}`],
+    ['fp32 matmul', `${r.matmulGflops} GFLOP/s (1024², ${r.threads} threads)` + (r.matmulGflops < 50 ? '  ← slow: is OpenBLAS installed?' : '')],
+    ['threads', `intra-op ${r.threads}, inter-op ${r.interopThreads} (${r.parallelBackend})`],
+    ['addon', `${r.addon.variant} — ${r.addon.path}`],
+    ['chosen because', r.addon.reason],
+    ['native modules', r.addon.modules.join(', ')],
+    ['Node', `${r.node} ${r.platform}`],
+  ];
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
+}
