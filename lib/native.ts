@@ -119,11 +119,11 @@ function listPrebuilds(root: string): Prebuild[] {
   }
   return files.map((f) => {
     const tags = f.split('.');
-    const torch = tags.find((t) => /^torch\d/.test(t));
+    const torch = tags.find((t) => /^torch\d+_\d+$/.test(t));
     return {
       file: path.join(dir, f),
       variant: tags.includes('cuda') ? 'cuda' : 'cpu',
-      torch: torch ? torch.slice(5) : undefined,
+      torch: torch ? torch.slice(5).replace('_', '.') : undefined,
     };
   });
 }
