@@ -1,0 +1,575 @@
+/**
+ * CLIP's byte-level BPE tokenizer, reproducing OpenAI's `clip/simple_tokenizer.py` id for id.
+ *
+ * Vocabulary sources:
+ *  - OpenAI's merges file `bpe_simple_vocab_16e6.txt(.gz)`: the vocabulary is built the way OpenAI
+ *    builds it (256 byte symbols, the same with `</w>`, one token per merge, then the two specials);
+ *  - Hugging Face `vocab.json` + `merges.txt`, or a `tokenizer.json` (a CLIP checkpoint directory, or
+ *    one written by `trainBpeTokenizer`).
+ *
+ * Pipeline per text: `clipNormalize` (ftfy subset, HTML-unescape twice, whitespace collapse, strip,
+ * lowercase; see normalize.ts), pre-tokenisation with OpenAI's pattern
+ *   <\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+   (ignore case)
+ * (a hand-written scanner for ASCII text, the equivalent regex otherwise), then byte-level BPE with a
+ * `</w>` end-of-word marker, merging the lowest-ranked adjacent pair until none is in the merge table.
+ * Results are cached per pre-token, as OpenAI's code does.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as zlib from 'zlib';
+import { xtError } from '../native';
+import { clipNormalize, PY_SPACE_CLASS } from './normalize';
+
+export const START_OF_TEXT = '<|startoftext|>';
+export const END_OF_TEXT = '<|endoftext|>';
+export const END_OF_WORD = '</w>';
+/** Merges OpenAI keeps from `bpe_simple_vocab_16e6.txt`: `merges[1:49152-256-2+1]`. */
+export const OPENAI_MERGE_COUNT = 49152 - 256 - 2;
+
+/** GPT-2/CLIP byte→unicode table: printable bytes map to themselves, the rest to U+0100 onwards. */
+export function bytesToUnicode(): string[] {
+  const bs: number[] = [];
+  for (let b = 0x21; b <= 0x7e; b++) bs.push(b);
+  for (let b = 0xa1; b <= 0xac; b++) bs.push(b);
+  for (let b = 0xae; b <= 0xff; b++) bs.push(b);
+  const cs = bs.slice();
+  let n = 0;
+  for (let b = 0; b < 256; b++) {
+    if (!bs.includes(b)) {
+      bs.push(b);
+      cs.push(256 + n);
+      n++;
+    }
+  }
+  const table = new Array<string>(256);
+  for (let i = 0; i < bs.length; i++) table[bs[i]] = String.fromCharCode(cs[i]);
+  return table;
+}
+
+/** The 256 byte symbols in the order CLIP's vocabulary lists them (order of `bytes_to_unicode().values()`). */
+export function byteSymbolsInVocabOrder(): string[] {
+  const table = bytesToUnicode();
+  const order: number[] = [];
+  for (let b = 0x21; b <= 0x7e; b++) order.push(b);
+  for (let b = 0xa1; b <= 0xac; b++) order.push(b);
+  for (let b = 0xae; b <= 0xff; b++) order.push(b);
+  for (let b = 0; b < 256; b++) if (!order.includes(b)) order.push(b);
+  return order.map((b) => table[b]);
+}
+
+const PAIR_SHIFT = 1048576; // 2^20: ids must stay below this for pair keys
+const CACHE_LIMIT = 1 << 20;
+
+/** Pre-tokenisation for non-ASCII text (OpenAI's pattern; `\s` spelled out as Python's). */
+const PRETOKEN_RE = new RegExp(
+  `<\\|startoftext\\|>|<\\|endoftext\\|>|'[sSſ]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD]|\\p{L}+|\\p{N}|[^${PY_SPACE_CLASS}\\p{L}\\p{N}]+`,
+  'gu',
+);
+const NON_ASCII_RE = /[^\x00-\x7f]/;
+
+// ASCII character classes for the scanner: 0 space, 1 letter, 2 digit, 3 symbol.
+const ASCII_CLASS = new Uint8Array(128).fill(3);
+for (const c of [9, 10, 11, 12, 13, 28, 29, 30, 31, 32]) ASCII_CLASS[c] = 0;
+for (let c = 65; c <= 90; c++) ASCII_CLASS[c] = 1;
+for (let c = 97; c <= 122; c++) ASCII_CLASS[c] = 1;
+for (let c = 48; c <= 57; c++) ASCII_CLASS[c] = 2;
+
+/** Length of a contraction (`'s`, `'t`, `'re`, `'ve`, `'m`, `'ll`, `'d`) starting at `i` (an apostrophe), or 0. */
+function contractionLength(t: string, i: number): number {
+  const a = t.charCodeAt(i + 1) | 0x20;
+  if (a === 0x73 /* s */ || a === 0x74 /* t */ || a === 0x6d /* m */ || a === 0x64 /* d */) return i + 1 < t.length ? 2 : 0;
+  const b = t.charCodeAt(i + 2) | 0x20;
+  if ((a === 0x72 && b === 0x65) || (a === 0x76 && b === 0x65) || (a === 0x6c && b === 0x6c)) return i + 2 < t.length ? 3 : 0;
+  return 0;
+}
+
+/**
+ * Split normalised text into pre-tokens, exactly as `re.findall(pat, text)` does. Exported for tests
+ * and for the BPE trainer.
+ */
+export function pretokenize(text: string): string[] {
+  const out: string[] = [];
+  if (NON_ASCII_RE.test(text)) {
+    for (const m of text.matchAll(PRETOKEN_RE)) out.push(m[0]);
+    return out;
+  }
+  const n = text.length;
+  let i = 0;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    const cls = ASCII_CLASS[c];
+    if (cls === 0) {
+      i++;
+      continue;
+    }
+    if (cls === 1) {
+      let j = i + 1;
+      while (j < n && ASCII_CLASS[text.charCodeAt(j)] === 1) j++;
+      out.push(text.slice(i, j));
+      i = j;
+      continue;
+    }
+    if (cls === 2) {
+      out.push(text[i]);
+      i++;
+      continue;
+    }
+    if (c === 0x3c /* < */) {
+      if (text.startsWith(START_OF_TEXT, i)) {
+        out.push(START_OF_TEXT);
+        i += START_OF_TEXT.length;
+        continue;
+      }
+      if (text.startsWith(END_OF_TEXT, i)) {
+        out.push(END_OF_TEXT);
+        i += END_OF_TEXT.length;
+        continue;
+      }
+    } else if (c === 0x27 /* ' */) {
+      const len = contractionLength(text, i);
+      if (len) {
+        out.push(text.slice(i, i + len));
+        i += len;
+        continue;
+      }
+    }
+    let j = i + 1;
+    while (j < n && ASCII_CLASS[text.charCodeAt(j)] === 3) j++;
+    out.push(text.slice(i, j));
+    i = j;
+  }
+  return out;
+}
+
+export interface ClipTokenizerSource {
+  /** Token string → id. */
+  vocab: Map<string, number>;
+  /** Merge rules in rank order. */
+  merges: Array<[string, string]>;
+  /** Where it was read from (for messages). */
+  origin?: string;
+}
+
+/** CLIP BPE tokenizer (see the file comment). Construct with `fromFile` or `fromVocab`. */
+export class ClipTokenizer {
+  /** Id of `<|startoftext|>` (49406 for OpenAI's vocabulary). */
+  readonly startId: number;
+  /** Id of `<|endoftext|>` (49407 for OpenAI's vocabulary). */
+  readonly endId: number;
+  /** Number of ids (largest id + 1); the text model's embedding table must be at least this big. */
+  readonly vocabSize: number;
+  readonly mergeCount: number;
+  readonly origin: string;
+
+  private readonly encoder: Map<string, number>;
+  private readonly decoder: string[];
+  /** Pair key (a * 2^20 + b) → rank * 2^20 + merged id. */
+  private readonly ranks = new Map<number, number>();
+  private readonly byteIds = new Int32Array(256);
+  private readonly byteEowIds = new Int32Array(256);
+  private readonly cache = new Map<string, readonly number[]>();
+  private scratch = new Int32Array(1024);
+
+  private constructor(src: ClipTokenizerSource) {
+    this.origin = src.origin ?? 'vocabulary';
+    this.encoder = src.vocab;
+    let maxId = -1;
+    for (const id of src.vocab.values()) {
+      if (!Number.isInteger(id) || id < 0 || id >= PAIR_SHIFT) {
+        throw xtError('XT_INVALID', `${this.origin}: token id ${id} out of range (expected an integer in [0, ${PAIR_SHIFT}))`);
+      }
+      if (id > maxId) maxId = id;
+    }
+    this.vocabSize = maxId + 1;
+    this.decoder = new Array<string>(this.vocabSize);
+    for (const [tok, id] of src.vocab) this.decoder[id] = tok;
+
+    const table = bytesToUnicode();
+    for (let b = 0; b < 256; b++) {
+      const s = table[b];
+      const id = src.vocab.get(s);
+      const eow = src.vocab.get(s + END_OF_WORD);
+      if (id === undefined || eow === undefined) {
+        throw xtError('XT_INVALID', `${this.origin}: vocabulary lacks the byte symbol ${JSON.stringify(id === undefined ? s : s + END_OF_WORD)} (not a CLIP byte-level BPE vocabulary)`);
+      }
+      this.byteIds[b] = id;
+      this.byteEowIds[b] = eow;
+    }
+    const sot = src.vocab.get(START_OF_TEXT);
+    const eot = src.vocab.get(END_OF_TEXT);
+    if (sot === undefined || eot === undefined) {
+      throw xtError('XT_INVALID', `${this.origin}: vocabulary lacks ${sot === undefined ? START_OF_TEXT : END_OF_TEXT}`);
+    }
+    this.startId = sot;
+    this.endId = eot;
+
+    src.merges.forEach(([a, b], rank) => {
+      const ia = src.vocab.get(a);
+      const ib = src.vocab.get(b);
+      const im = src.vocab.get(a + b);
+      if (ia === undefined || ib === undefined || im === undefined) {
+        throw xtError('XT_INVALID', `${this.origin}: merge ${rank + 1} "${a} ${b}" uses a token missing from the vocabulary`);
+      }
+      const key = ia * PAIR_SHIFT + ib;
+      if (!this.ranks.has(key)) this.ranks.set(key, rank * PAIR_SHIFT + im);
+    });
+    this.mergeCount = src.merges.length;
+    this.cache.set(START_OF_TEXT, [sot]);
+    this.cache.set(END_OF_TEXT, [eot]);
+  }
+
+  /** Build from an in-memory vocabulary and merge list. */
+  static fromVocab(src: ClipTokenizerSource): ClipTokenizer {
+    return new ClipTokenizer(src);
+  }
+
+  /**
+   * Read a tokenizer from a file or a model/checkpoint directory:
+   *  - `*.txt.gz` / `*.txt` merges in OpenAI's format (e.g. `bpe_simple_vocab_16e6.txt.gz`);
+   *  - `vocab.json` or `merges.txt` (the other must sit beside it) in Hugging Face's format;
+   *  - `tokenizer.json` (Hugging Face fast-tokenizer format, BPE model);
+   *  - a directory holding any of these (see `findTokenizer`).
+   * Throws XT_IO when nothing readable is there, XT_INVALID for malformed files.
+   */
+  static fromFile(p: string): ClipTokenizer {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(p);
+    } catch {
+      throw xtError('XT_IO', `tokenizer: no such file or directory: ${p}`);
+    }
+    if (st.isDirectory()) {
+      const t = findTokenizer(p);
+      if (!t) {
+        throw xtError('XT_IO', `tokenizer: ${p} holds no tokenizer (expected tokenizer.json, vocab.json + merges.txt, or bpe_simple_vocab_16e6.txt.gz)`);
+      }
+      return t;
+    }
+    const base = path.basename(p).toLowerCase();
+    if (base.endsWith('.json') && base !== 'vocab.json') return new ClipTokenizer(readTokenizerJson(p));
+    if (base === 'vocab.json') return new ClipTokenizer(readHfPair(p, path.join(path.dirname(p), 'merges.txt')));
+    if (base === 'merges.txt' && fs.existsSync(path.join(path.dirname(p), 'vocab.json'))) {
+      return new ClipTokenizer(readHfPair(path.join(path.dirname(p), 'vocab.json'), p));
+    }
+    return new ClipTokenizer(readOpenAiMerges(p));
+  }
+
+  /** BPE ids of `text` (no start/end tokens). */
+  encode(text: string): number[] {
+    const n = this.encodeToScratch(text);
+    return Array.from(this.scratch.subarray(0, n));
+  }
+
+  /**
+   * Token matrix [texts.length, contextLength], row-major: start token, ids, end token, zeros.
+   * Texts that do not fit are truncated to their first contextLength - 2 ids and still end with the
+   * end token (OpenAI's `tokenize(..., truncate=True)`).
+   */
+  tokenize(texts: readonly string[] | string, contextLength = 77): Int32Array {
+    const list = typeof texts === 'string' ? [texts] : texts;
+    if (!Number.isInteger(contextLength) || contextLength < 2) {
+      throw xtError('XT_INVALID', `tokenize: contextLength must be an integer >= 2, got ${contextLength}`);
+    }
+    const out = new Int32Array(list.length * contextLength);
+    for (let r = 0; r < list.length; r++) {
+      const n = this.encodeToScratch(list[r]);
+      const keep = Math.min(n, contextLength - 2);
+      const o = r * contextLength;
+      out[o] = this.startId;
+      out.set(this.scratch.subarray(0, keep), o + 1);
+      out[o + 1 + keep] = this.endId;
+    }
+    return out;
+  }
+
+  /** Number of BPE ids of `text` (without start/end), e.g. to see what `tokenize` would cut. */
+  countTokens(text: string): number {
+    return this.encodeToScratch(text);
+  }
+
+  /** Text of the ids (OpenAI's `decode`: `</w>` becomes a space; specials are kept as written). */
+  decode(ids: ArrayLike<number>): string {
+    let s = '';
+    for (let i = 0; i < ids.length; i++) {
+      const t = this.decoder[ids[i]];
+      if (t === undefined) throw xtError('XT_INVALID', `decode: id ${ids[i]} is not in the vocabulary`);
+      s += t;
+    }
+    const inverse = byteDecoder();
+    const bytes = new Uint8Array(s.length);
+    let n = 0;
+    for (let i = 0; i < s.length; i++) {
+      const b = inverse.get(s.charCodeAt(i));
+      if (b !== undefined) bytes[n++] = b;
+    }
+    return new TextDecoder('utf-8').decode(bytes.subarray(0, n)).split(END_OF_WORD).join(' ');
+  }
+
+  /** Id of a token string, or undefined. */
+  tokenId(token: string): number | undefined {
+    return this.encoder.get(token);
+  }
+
+  /** Token string of an id, or undefined. */
+  idToken(id: number): string | undefined {
+    return this.decoder[id];
+  }
+
+  /** Drop the per-word cache (it is capped anyway). */
+  clearCache(): void {
+    this.cache.clear();
+    this.cache.set(START_OF_TEXT, [this.startId]);
+    this.cache.set(END_OF_TEXT, [this.endId]);
+  }
+
+  private push(n: number, ids: readonly number[]): number {
+    const need = n + ids.length;
+    if (need > this.scratch.length) {
+      const bigger = new Int32Array(Math.max(need, this.scratch.length * 2));
+      bigger.set(this.scratch.subarray(0, n));
+      this.scratch = bigger;
+    }
+    const s = this.scratch;
+    for (let k = 0; k < ids.length; k++) s[n + k] = ids[k];
+    return need;
+  }
+
+  private encodeToScratch(text: string): number {
+    const norm = clipNormalize(text);
+    let n = 0;
+    const cache = this.cache;
+    if (NON_ASCII_RE.test(norm)) {
+      for (const tok of pretokenize(norm)) {
+        let ids = cache.get(tok);
+        if (ids === undefined) ids = this.bpeAndCache(tok);
+        n = this.push(n, ids);
+      }
+      return n;
+    }
+    // ASCII: the scanner of `pretokenize`, inlined to skip the intermediate array.
+    const len = norm.length;
+    let i = 0;
+    while (i < len) {
+      const c = norm.charCodeAt(i);
+      const cls = ASCII_CLASS[c];
+      let j: number;
+      if (cls === 0) {
+        i++;
+        continue;
+      } else if (cls === 1) {
+        j = i + 1;
+        while (j < len && ASCII_CLASS[norm.charCodeAt(j)] === 1) j++;
+      } else if (cls === 2) {
+        j = i + 1;
+      } else {
+        j = 0;
+        if (c === 0x3c) {
+          if (norm.startsWith(START_OF_TEXT, i)) j = i + START_OF_TEXT.length;
+          else if (norm.startsWith(END_OF_TEXT, i)) j = i + END_OF_TEXT.length;
+        } else if (c === 0x27) {
+          const cl = contractionLength(norm, i);
+          if (cl) j = i + cl;
+        }
+        if (j === 0) {
+          j = i + 1;
+          while (j < len && ASCII_CLASS[norm.charCodeAt(j)] === 3) j++;
+        }
+      }
+      const tok = norm.slice(i, j);
+      let ids = cache.get(tok);
+      if (ids === undefined) ids = this.bpeAndCache(tok);
+      n = this.push(n, ids);
+      i = j;
+    }
+    return n;
+  }
+
+  private bpeAndCache(tok: string): readonly number[] {
+    const ids = this.bpe(tok);
+    if (this.cache.size >= CACHE_LIMIT) this.clearCache();
+    this.cache.set(tok, ids);
+    return ids;
+  }
+
+  /** Byte-level BPE of one pre-token, as ids. */
+  private bpe(tok: string): number[] {
+    const bytes = Buffer.from(tok, 'utf8');
+    const n = bytes.length;
+    if (n === 0) return [];
+    let word: number[] = new Array<number>(n);
+    for (let i = 0; i < n - 1; i++) word[i] = this.byteIds[bytes[i]];
+    word[n - 1] = this.byteEowIds[bytes[n - 1]];
+    const ranks = this.ranks;
+    while (word.length > 1) {
+      let best = Infinity;
+      let first = -1;
+      let second = -1;
+      for (let i = 0; i < word.length - 1; i++) {
+        const r = ranks.get(word[i] * PAIR_SHIFT + word[i + 1]);
+        if (r !== undefined && r < best) {
+          best = r;
+          first = word[i];
+          second = word[i + 1];
+        }
+      }
+      if (best === Infinity) break;
+      const merged = best % PAIR_SHIFT;
+      const next: number[] = [];
+      let i = 0;
+      while (i < word.length) {
+        if (word[i] === first && i < word.length - 1 && word[i + 1] === second) {
+          next.push(merged);
+          i += 2;
+        } else {
+          next.push(word[i]);
+          i++;
+        }
+      }
+      word = next;
+    }
+    return word;
+  }
+}
+
+let byteDecoderCache: Map<number, number> | undefined;
+function byteDecoder(): Map<number, number> {
+  if (!byteDecoderCache) {
+    const t = bytesToUnicode();
+    byteDecoderCache = new Map(t.map((c, b) => [c.charCodeAt(0), b]));
+  }
+  return byteDecoderCache;
+}
+
+function readText(p: string): string {
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(p);
+  } catch (e) {
+    throw xtError('XT_IO', `tokenizer: cannot read ${p}: ${(e as Error).message}`);
+  }
+  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
+    try {
+      buf = zlib.gunzipSync(buf);
+    } catch (e) {
+      throw xtError('XT_IO', `tokenizer: ${p} is not valid gzip: ${(e as Error).message}`);
+    }
+  }
+  return buf.toString('utf8');
+}
+
+function parseMergeLine(line: string, where: string): [string, string] {
+  const sp = line.indexOf(' ');
+  if (sp > 0 && sp < line.length - 1 && line.indexOf(' ', sp + 1) < 0 && line.indexOf('\t') < 0) {
+    return [line.slice(0, sp), line.slice(sp + 1)];
+  }
+  const parts = line.split(/[ \t]+/).filter((s) => s.length > 0);
+  if (parts.length !== 2) throw xtError('XT_INVALID', `${where}: expected "a b", got ${JSON.stringify(line.slice(0, 80))}`);
+  return [parts[0], parts[1]];
+}
+
+/** OpenAI merges file: vocabulary built as `simple_tokenizer.py` does. */
+export function readOpenAiMerges(p: string, maxMerges = OPENAI_MERGE_COUNT): ClipTokenizerSource {
+  const text = readText(p);
+  // Only the first maxMerges + 1 lines are used (OpenAI's file has 262,145).
+  let cut = -1;
+  for (let k = 0; k <= maxMerges + 1; k++) {
+    cut = text.indexOf('\n', cut + 1);
+    if (cut < 0) break;
+  }
+  const lines = (cut < 0 ? text : text.slice(0, cut)).split('\n');
+  const merges: Array<[string, string]> = [];
+  for (let i = 1; i < lines.length && merges.length < maxMerges; i++) {
+    if (lines[i].trim() === '') {
+      if (i === lines.length - 1) break;
+      throw xtError('XT_INVALID', `${p}: empty merge line ${i + 1}`);
+    }
+    merges.push(parseMergeLine(lines[i], `${p}:${i + 1}`));
+  }
+  if (merges.length === 0) throw xtError('XT_INVALID', `${p}: no merges found (expected OpenAI's bpe merges format)`);
+  const vocab = new Map<string, number>();
+  let id = 0;
+  const add = (t: string): void => {
+    vocab.set(t, id++);
+  };
+  const syms = byteSymbolsInVocabOrder();
+  for (const s of syms) add(s);
+  for (const s of syms) add(s + END_OF_WORD);
+  for (const [a, b] of merges) add(a + b);
+  add(START_OF_TEXT);
+  add(END_OF_TEXT);
+  return { vocab, merges, origin: p };
+}
+
+function parseJson(p: string): unknown {
+  try {
+    return JSON.parse(readText(p));
+  } catch (e) {
+    if ((e as { code?: string }).code === 'XT_IO') throw e;
+    throw xtError('XT_INVALID', `${p}: not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+function toVocabMap(obj: unknown, where: string): Map<string, number> {
+  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) {
+    throw xtError('XT_INVALID', `${where}: vocab must be an object of token → id`);
+  }
+  const m = new Map<string, number>();
+  for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
+    if (typeof v !== 'number') throw xtError('XT_INVALID', `${where}: id of ${JSON.stringify(k)} is not a number`);
+    m.set(k, v);
+  }
+  return m;
+}
+
+/** Hugging Face `vocab.json` + `merges.txt`. */
+export function readHfPair(vocabPath: string, mergesPath: string): ClipTokenizerSource {
+  const vocab = toVocabMap(parseJson(vocabPath), vocabPath);
+  const lines = readText(mergesPath).split('\n');
+  const merges: Array<[string, string]> = [];
+  lines.forEach((line, i) => {
+    if (line.trim() === '' || (i === 0 && line.startsWith('#version'))) return;
+    merges.push(parseMergeLine(line.replace(/\r$/, ''), `${mergesPath}:${i + 1}`));
+  });
+  return { vocab, merges, origin: vocabPath };
+}
+
+/** Hugging Face `tokenizer.json` with a BPE model. */
+export function readTokenizerJson(p: string): ClipTokenizerSource {
+  const j = parseJson(p) as { model?: { type?: string; vocab?: unknown; merges?: unknown }; added_tokens?: unknown };
+  const model = j.model;
+  if (!model || (model.type !== undefined && model.type !== 'BPE')) {
+    throw xtError('XT_INVALID', `${p}: model.type must be "BPE", got ${JSON.stringify(model?.type)}`);
+  }
+  const vocab = toVocabMap(model.vocab, `${p} model.vocab`);
+  if (Array.isArray(j.added_tokens)) {
+    for (const t of j.added_tokens as Array<{ id?: unknown; content?: unknown }>) {
+      if (typeof t.content === 'string' && typeof t.id === 'number' && !vocab.has(t.content)) vocab.set(t.content, t.id);
+    }
+  }
+  if (!Array.isArray(model.merges)) throw xtError('XT_INVALID', `${p}: model.merges must be an array`);
+  const merges = (model.merges as unknown[]).map((m, i): [string, string] => {
+    if (typeof m === 'string') return parseMergeLine(m, `${p} model.merges[${i}]`);
+    if (Array.isArray(m) && m.length === 2 && typeof m[0] === 'string' && typeof m[1] === 'string') return [m[0], m[1]];
+    throw xtError('XT_INVALID', `${p}: model.merges[${i}] must be "a b" or ["a", "b"]`);
+  });
+  return { vocab, merges, origin: p };
+}
+
+/** Files looked for in a model directory, in this order. */
+export const TOKENIZER_FILES = ['tokenizer.json', 'vocab.json', 'bpe_simple_vocab_16e6.txt.gz', 'bpe_simple_vocab_16e6.txt'];
+
+/**
+ * The tokenizer a model directory carries (`tokenizer.json`, `vocab.json` + `merges.txt`, or OpenAI's
+ * `bpe_simple_vocab_16e6.txt[.gz]`, also inside a `tokenizer/` subfolder), or undefined when it has none.
+ */
+export function findTokenizer(modelDir: string): ClipTokenizer | undefined {
+  for (const dir of [modelDir, path.join(modelDir, 'tokenizer')]) {
+    for (const f of TOKENIZER_FILES) {
+      const p = path.join(dir, f);
+      if (!fs.existsSync(p)) continue;
+      if (f === 'vocab.json' && !fs.existsSync(path.join(dir, 'merges.txt'))) continue;
+      return ClipTokenizer.fromFile(p);
+    }
+  }
+  return undefined;
+}
