@@ -201,6 +201,38 @@ export function auprc(y: ArrayLike<number>, s: ArrayLike<number>): number | null
   return new RankedLabel(y, s).rankMetrics().auprc;
 }
 
+export interface RocCurve {
+  /** From (0, 0) up to (1, 1), one point per distinct score (highest first), as sklearn's roc_curve
+   * with drop_intermediate=False. */
+  fpr: number[];
+  tpr: number[];
+  /** The threshold of each point after the first (score >= threshold is positive). */
+  thresholds: number[];
+}
+
+/** The ROC curve; null when only one class is present. */
+export function rocCurve(y: ArrayLike<number>, s: ArrayLike<number>): RocCurve | null {
+  const r = new RankedLabel(y, s);
+  const { positives: P, negatives: N } = classCounts(y);
+  if (P === 0 || N === 0) return null;
+  const out: RocCurve = { fpr: [0], tpr: [0], thresholds: [] };
+  let tp = 0;
+  let fp = 0;
+  let start = 0;
+  for (let g = 0; g < r.groupEnds.length; g++) {
+    const end = r.groupEnds[g];
+    for (let k = start; k < end; k++) {
+      if (r.positive[k]) tp++;
+      else fp++;
+    }
+    start = end;
+    out.fpr.push(fp / N);
+    out.tpr.push(tp / P);
+    out.thresholds.push(r.scores[end - 1]);
+  }
+  return out;
+}
+
 /** Confusion counts at a threshold: a row is predicted positive when score >= threshold. */
 export function confusionAt(y: ArrayLike<number>, s: ArrayLike<number>, threshold: number): Confusion {
   return new RankedLabel(y, s).confusion(threshold);

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import {
   auroc, auprc, confusionAt, f1, mcc, sensitivity, specificity, precision, chooseThreshold, evaluate,
-  mulberry32, percentile, macroMean, resolveThresholds, poolReaders, LabelScores,
+  mulberry32, percentile, macroMean, resolveThresholds, poolReaders, rocCurve, LabelScores,
 } from '../../../lib/eval/metrics';
 import { repoRoot } from '../../helpers/shared';
 
@@ -24,6 +24,7 @@ interface Case {
   at: At[];
   youden_threshold: number | null;
   mcc_threshold: number | null;
+  roc: { fpr: number[]; tpr: number[]; thresholds: number[] } | null;
 }
 type CIs = Record<string, [number, number] | null | number>;
 interface Boot {
@@ -56,7 +57,7 @@ describe('eval/metrics against scikit-learn fixtures', () => {
   });
 
   for (const c of fx.cases) {
-    it(`${c.name}: AUROC, AUPRC, threshold metrics, chosen thresholds`, () => {
+    it(`${c.name}: AUROC, AUPRC, threshold metrics, chosen thresholds, ROC curve`, () => {
       close(auroc(c.y, c.s), c.auroc, 'auroc');
       close(auprc(c.y, c.s), c.auprc, 'auprc');
       for (const a of c.at) {
@@ -69,6 +70,15 @@ describe('eval/metrics against scikit-learn fixtures', () => {
       }
       assert.equal(chooseThreshold(c.y, c.s, 'youden'), c.youden_threshold);
       assert.equal(chooseThreshold(c.y, c.s, 'mcc'), c.mcc_threshold);
+      const roc = rocCurve(c.y, c.s);
+      if (c.roc === null) assert.equal(roc, null);
+      else {
+        assert.ok(roc);
+        assert.deepEqual(roc.thresholds, c.roc.thresholds);
+        assert.equal(roc.fpr.length, c.roc.fpr.length);
+        roc.fpr.forEach((v, i) => close(v, c.roc!.fpr[i], `roc fpr[${i}]`));
+        roc.tpr.forEach((v, i) => close(v, c.roc!.tpr[i], `roc tpr[${i}]`));
+      }
     });
   }
 
