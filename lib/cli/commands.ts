@@ -1,6 +1,7 @@
 /** Every CLI command, one module per file; main.ts registers them in this order. */
 import type { CommandModule } from 'yargs';
 import { doctorCommand } from './doctor';
+import { scoreCommand } from './score';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [doctorCommand];
+export const commands: CommandModule<any, any>[] = [doctorCommand, scoreCommand];
