@@ -18,7 +18,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { xtError } from '../native';
-import { clipNormalize, PY_SPACE_CLASS } from './normalize';
+import { PairTable, TokenCache } from './bpe-tables';
+import { basicCleanUnstripped, needsFix, PY_SPACE_CLASS } from './normalize';
 
 export const START_OF_TEXT = '<|startoftext|>';
 export const END_OF_TEXT = '<|endoftext|>';
@@ -57,7 +58,7 @@ export function byteSymbolsInVocabOrder(): string[] {
   return order.map((b) => table[b]);
 }
 
-const PAIR_SHIFT = 1048576; // 2^20: ids must stay below this for pair keys
+const MAX_ID = 1 << 24; // sanity bound on token ids (the decoder is an array)
 const CACHE_LIMIT = 1 << 20;
 
 /** Pre-tokenisation for non-ASCII text (OpenAI's pattern; `\s` spelled out as Python's). */
@@ -74,6 +75,17 @@ for (let c = 65; c <= 90; c++) ASCII_CLASS[c] = 1;
 for (let c = 97; c <= 122; c++) ASCII_CLASS[c] = 1;
 for (let c = 48; c <= 57; c++) ASCII_CLASS[c] = 2;
 
+/** Whether text[i…] starts with `lit` (lower case), ignoring ASCII case in text. */
+function startsWithFolded(text: string, i: number, lit: string): boolean {
+  if (i + lit.length > text.length) return false;
+  for (let k = 0; k < lit.length; k++) {
+    let c = text.charCodeAt(i + k);
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== lit.charCodeAt(k)) return false;
+  }
+  return true;
+}
+
 /** Length of a contraction (`'s`, `'t`, `'re`, `'ve`, `'m`, `'ll`, `'d`) starting at `i` (an apostrophe), or 0. */
 function contractionLength(t: string, i: number): number {
   const a = t.charCodeAt(i + 1) | 0x20;
@@ -83,16 +95,20 @@ function contractionLength(t: string, i: number): number {
   return 0;
 }
 
+/** Pre-tokens by the regular expression (used for non-ASCII text; any text is accepted). */
+export function pretokenizeRegex(text: string): string[] {
+  const out: string[] = [];
+  for (const m of text.matchAll(PRETOKEN_RE)) out.push(m[0]);
+  return out;
+}
+
 /**
  * Split normalised text into pre-tokens, exactly as `re.findall(pat, text)` does. Exported for tests
  * and for the BPE trainer.
  */
 export function pretokenize(text: string): string[] {
+  if (NON_ASCII_RE.test(text)) return pretokenizeRegex(text);
   const out: string[] = [];
-  if (NON_ASCII_RE.test(text)) {
-    for (const m of text.matchAll(PRETOKEN_RE)) out.push(m[0]);
-    return out;
-  }
   const n = text.length;
   let i = 0;
   while (i < n) {
@@ -163,11 +179,11 @@ export class ClipTokenizer {
 
   private readonly encoder: Map<string, number>;
   private readonly decoder: string[];
-  /** Pair key (a * 2^20 + b) → rank * 2^20 + merged id. */
-  private readonly ranks = new Map<number, number>();
+  /** (a, b) → merge rank and merged id. */
+  private readonly ranks: PairTable;
   private readonly byteIds = new Int32Array(256);
   private readonly byteEowIds = new Int32Array(256);
-  private readonly cache = new Map<string, readonly number[]>();
+  private readonly cache = new TokenCache<Int32Array>(CACHE_LIMIT);
   private scratch = new Int32Array(1024);
 
   private constructor(src: ClipTokenizerSource) {
@@ -175,8 +191,8 @@ export class ClipTokenizer {
     this.encoder = src.vocab;
     let maxId = -1;
     for (const id of src.vocab.values()) {
-      if (!Number.isInteger(id) || id < 0 || id >= PAIR_SHIFT) {
-        throw xtError('XT_INVALID', `${this.origin}: token id ${id} out of range (expected an integer in [0, ${PAIR_SHIFT}))`);
+      if (!Number.isInteger(id) || id < 0 || id >= MAX_ID) {
+        throw xtError('XT_INVALID', `${this.origin}: token id ${id} out of range (expected an integer in [0, ${MAX_ID}))`);
       }
       if (id > maxId) maxId = id;
     }
@@ -203,6 +219,7 @@ export class ClipTokenizer {
     this.startId = sot;
     this.endId = eot;
 
+    this.ranks = new PairTable(src.merges.length);
     src.merges.forEach(([a, b], rank) => {
       const ia = src.vocab.get(a);
       const ib = src.vocab.get(b);
@@ -210,12 +227,11 @@ export class ClipTokenizer {
       if (ia === undefined || ib === undefined || im === undefined) {
         throw xtError('XT_INVALID', `${this.origin}: merge ${rank + 1} "${a} ${b}" uses a token missing from the vocabulary`);
       }
-      const key = ia * PAIR_SHIFT + ib;
-      if (!this.ranks.has(key)) this.ranks.set(key, rank * PAIR_SHIFT + im);
+      this.ranks.setIfAbsent(ia, ib, rank, im);
     });
     this.mergeCount = src.merges.length;
-    this.cache.set(START_OF_TEXT, [sot]);
-    this.cache.set(END_OF_TEXT, [eot]);
+    this.cache.set(START_OF_TEXT, Int32Array.of(sot));
+    this.cache.set(END_OF_TEXT, Int32Array.of(eot));
   }
 
   /** Build from an in-memory vocabulary and merge list. */
@@ -257,7 +273,10 @@ export class ClipTokenizer {
   /** BPE ids of `text` (no start/end tokens). */
   encode(text: string): number[] {
     const n = this.encodeToScratch(text);
-    return Array.from(this.scratch.subarray(0, n));
+    const out = new Array<number>(n);
+    const s = this.scratch;
+    for (let i = 0; i < n; i++) out[i] = s[i];
+    return out;
   }
 
   /**
@@ -318,39 +337,41 @@ export class ClipTokenizer {
   /** Drop the per-word cache (it is capped anyway). */
   clearCache(): void {
     this.cache.clear();
-    this.cache.set(START_OF_TEXT, [this.startId]);
-    this.cache.set(END_OF_TEXT, [this.endId]);
+    this.cache.set(START_OF_TEXT, Int32Array.of(this.startId));
+    this.cache.set(END_OF_TEXT, Int32Array.of(this.endId));
   }
 
-  private push(n: number, ids: readonly number[]): number {
+  private push(n: number, ids: Int32Array): number {
     const need = n + ids.length;
-    if (need > this.scratch.length) {
-      const bigger = new Int32Array(Math.max(need, this.scratch.length * 2));
-      bigger.set(this.scratch.subarray(0, n));
-      this.scratch = bigger;
-    }
+    if (need > this.scratch.length) this.growScratch(need, n);
     const s = this.scratch;
     for (let k = 0; k < ids.length; k++) s[n + k] = ids[k];
     return need;
   }
 
   private encodeToScratch(text: string): number {
-    const norm = clipNormalize(text);
+    // Printable ASCII without '&' is left as is by ftfy and html.unescape; whitespace only separates
+    // pre-tokens, so such text is scanned directly, lower-casing on the fly.
+    if (!needsFix(text)) return this.scanAscii(text, true);
+    const norm = basicCleanUnstripped(text).toLowerCase();
+    if (!NON_ASCII_RE.test(norm)) return this.scanAscii(norm, false);
     let n = 0;
-    const cache = this.cache;
-    if (NON_ASCII_RE.test(norm)) {
-      for (const tok of pretokenize(norm)) {
-        let ids = cache.get(tok);
-        if (ids === undefined) ids = this.bpeAndCache(tok);
-        n = this.push(n, ids);
-      }
-      return n;
+    for (const tok of pretokenizeRegex(norm)) {
+      let ids = this.cache.get(tok);
+      if (ids === undefined) ids = this.bpeAndCache(tok);
+      n = this.push(n, ids);
     }
-    // ASCII: the scanner of `pretokenize`, inlined to skip the intermediate array.
-    const len = norm.length;
+    return n;
+  }
+
+  /** The scanner of `pretokenize` over ASCII text, feeding the cache straight from text ranges. */
+  private scanAscii(text: string, fold: boolean): number {
+    const cache = this.cache;
+    const len = text.length;
+    let n = 0;
     let i = 0;
     while (i < len) {
-      const c = norm.charCodeAt(i);
+      const c = text.charCodeAt(i);
       const cls = ASCII_CLASS[c];
       let j: number;
       if (cls === 0) {
@@ -358,34 +379,47 @@ export class ClipTokenizer {
         continue;
       } else if (cls === 1) {
         j = i + 1;
-        while (j < len && ASCII_CLASS[norm.charCodeAt(j)] === 1) j++;
+        while (j < len && ASCII_CLASS[text.charCodeAt(j)] === 1) j++;
       } else if (cls === 2) {
         j = i + 1;
       } else {
         j = 0;
         if (c === 0x3c) {
-          if (norm.startsWith(START_OF_TEXT, i)) j = i + START_OF_TEXT.length;
-          else if (norm.startsWith(END_OF_TEXT, i)) j = i + END_OF_TEXT.length;
+          if (startsWithFolded(text, i, START_OF_TEXT)) j = i + START_OF_TEXT.length;
+          else if (startsWithFolded(text, i, END_OF_TEXT)) j = i + END_OF_TEXT.length;
         } else if (c === 0x27) {
-          const cl = contractionLength(norm, i);
+          const cl = contractionLength(text, i);
           if (cl) j = i + cl;
         }
         if (j === 0) {
           j = i + 1;
-          while (j < len && ASCII_CLASS[norm.charCodeAt(j)] === 3) j++;
+          while (j < len && ASCII_CLASS[text.charCodeAt(j)] === 3) j++;
         }
       }
-      const tok = norm.slice(i, j);
-      let ids = cache.get(tok);
-      if (ids === undefined) ids = this.bpeAndCache(tok);
-      n = this.push(n, ids);
+      let ids = cache.getRange(text, i, j, fold);
+      if (ids === undefined) {
+        const tok = text.slice(i, j);
+        ids = this.bpeAndCache(fold ? tok.toLowerCase() : tok);
+      }
+      // push, inlined
+      const need = n + ids.length;
+      if (need > this.scratch.length) this.growScratch(need, n);
+      const s = this.scratch;
+      for (let k = 0; k < ids.length; k++) s[n + k] = ids[k];
+      n = need;
       i = j;
     }
     return n;
   }
 
-  private bpeAndCache(tok: string): readonly number[] {
-    const ids = this.bpe(tok);
+  private growScratch(need: number, keep: number): void {
+    const bigger = new Int32Array(Math.max(need, this.scratch.length * 2));
+    bigger.set(this.scratch.subarray(0, keep));
+    this.scratch = bigger;
+  }
+
+  private bpeAndCache(tok: string): Int32Array {
+    const ids = Int32Array.from(this.bpe(tok));
     if (this.cache.size >= CACHE_LIMIT) this.clearCache();
     this.cache.set(tok, ids);
     return ids;
@@ -393,27 +427,28 @@ export class ClipTokenizer {
 
   /** Byte-level BPE of one pre-token, as ids. */
   private bpe(tok: string): number[] {
-    const bytes = Buffer.from(tok, 'utf8');
+    const bytes = NON_ASCII_RE.test(tok) ? Buffer.from(tok, 'utf8') : asciiCodes(tok);
     const n = bytes.length;
     if (n === 0) return [];
-    let word: number[] = new Array<number>(n);
-    for (let i = 0; i < n - 1; i++) word[i] = this.byteIds[bytes[i]];
-    word[n - 1] = this.byteEowIds[bytes[n - 1]];
+    let word: number[] = [];
+    for (let i = 0; i < n - 1; i++) word.push(this.byteIds[bytes[i]]);
+    word.push(this.byteEowIds[bytes[n - 1]]);
     const ranks = this.ranks;
     while (word.length > 1) {
-      let best = Infinity;
+      let best = 0x7fffffff;
       let first = -1;
       let second = -1;
+      let merged = -1;
       for (let i = 0; i < word.length - 1; i++) {
-        const r = ranks.get(word[i] * PAIR_SHIFT + word[i + 1]);
-        if (r !== undefined && r < best) {
-          best = r;
+        const slot = ranks.find(word[i], word[i + 1]);
+        if (slot >= 0 && ranks.rankAt(slot) < best) {
+          best = ranks.rankAt(slot);
           first = word[i];
           second = word[i + 1];
+          merged = ranks.mergedAt(slot);
         }
       }
-      if (best === Infinity) break;
-      const merged = best % PAIR_SHIFT;
+      if (merged < 0) break;
       const next: number[] = [];
       let i = 0;
       while (i < word.length) {
@@ -429,6 +464,12 @@ export class ClipTokenizer {
     }
     return word;
   }
+}
+
+function asciiCodes(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
 }
 
 let byteDecoderCache: Map<number, number> | undefined;

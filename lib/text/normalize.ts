@@ -209,6 +209,16 @@ export function basicClean(text: string): string {
   return pyStrip(htmlUnescape(htmlUnescape(fixText(text))));
 }
 
+/** `basic_clean` without the final strip, for callers that treat white space as a separator anyway. */
+export function basicCleanUnstripped(text: string): string {
+  return htmlUnescape(htmlUnescape(fixText(text)));
+}
+
+/** False for printable ASCII without '&' (plus tab and newline): text that ftfy and html.unescape leave as is. */
+export function needsFix(text: string): boolean {
+  return NEEDS_FIX_RE.test(text);
+}
+
 /** The full CLIP normalisation: `whitespace_clean(basic_clean(text)).lower()`. */
 export function clipNormalize(text: string): string {
   return whitespaceClean(basicClean(text)).toLowerCase();
