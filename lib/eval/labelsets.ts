@@ -98,16 +98,19 @@ function fromNames(names: unknown[], where: string): LabelSpec[] {
 /**
  * Labels from a user argument: a built-in set id (`chexpert5`), a comma-separated list (`"Edema,Cardiomegaly"`),
  * a file (`.json`: an array of names or `{"labels": [...]}`; else one name a line, `#` comments), or an array.
+ * `files: false` never reads a file (for untrusted input, e.g. a server request).
  */
-export function resolveLabels(spec: string | string[]): LabelSpec[] {
+export function resolveLabels(spec: string | string[], opts: { files?: boolean; where?: string } = {}): LabelSpec[] {
+  const where = opts.where ?? '--labels';
   if (Array.isArray(spec)) {
-    if (spec.length === 1) return resolveLabels(spec[0]);
-    return fromNames(spec.flatMap((s) => s.split(',')), '--labels');
+    if (spec.length === 1) return resolveLabels(spec[0], opts);
+    return fromNames(spec, where);
   }
+  if (typeof spec !== 'string') throw xtError('XT_INVALID', `${where}: expected a string or an array of strings`);
   const s = spec.trim();
   const builtin = getLabelSet(s);
   if (builtin) return builtin.labels.map((l) => ({ ...l }));
-  if (!s.includes(',') && (fs.existsSync(s) || /\.(json|txt)$/i.test(s))) {
+  if (opts.files !== false && !s.includes(',') && (fs.existsSync(s) || /\.(json|txt)$/i.test(s))) {
     let text: string;
     try {
       text = fs.readFileSync(s, 'utf8');
@@ -128,5 +131,5 @@ export function resolveLabels(spec: string | string[]): LabelSpec[] {
     const lines = text.split(/\r?\n/).map((l) => l.replace(/#.*/, '').trim()).filter(Boolean);
     return fromNames(lines, s);
   }
-  return fromNames(s.split(','), '--labels');
+  return fromNames(s.split(','), where);
 }
