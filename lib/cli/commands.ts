@@ -1,7 +1,10 @@
 /** Every CLI command, one module per file; main.ts registers them in this order. */
 import type { CommandModule } from 'yargs';
+import { dataCommand } from './data';
 import { doctorCommand } from './doctor';
 import { scoreCommand } from './score';
+import { synthCommand } from './synth';
+import { tokenizerCommand } from './tokenizer';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [doctorCommand, scoreCommand];
+export const commands: CommandModule<any, any>[] = [doctorCommand, scoreCommand, tokenizerCommand, dataCommand, synthCommand];
