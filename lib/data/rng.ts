@@ -36,31 +36,33 @@ export function hashString(s: string, seed = 0): number {
   return hash32(h);
 }
 
-/** sfc32: a small, fast, statistically good 32-bit generator. */
+/** sfc32: a small, fast, statistically good 32-bit generator (state in a typed array: no number boxing). */
 export class Rng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
+  private readonly s = new Uint32Array(4);
 
   constructor(...seed: number[]) {
-    const s = mixSeed(...(seed.length ? seed : [0]));
-    this.a = hash32(s ^ 0x243f6a88);
-    this.b = hash32(s ^ 0x85a308d3);
-    this.c = hash32(s ^ 0x13198a2e);
-    this.d = 1;
+    const m = mixSeed(...(seed.length ? seed : [0]));
+    this.s[0] = hash32(m ^ 0x243f6a88);
+    this.s[1] = hash32(m ^ 0x85a308d3);
+    this.s[2] = hash32(m ^ 0x13198a2e);
+    this.s[3] = 1;
     for (let i = 0; i < 12; i++) this.u32();
   }
 
   /** Uniform 32-bit unsigned integer. */
   u32(): number {
-    const t = (((this.a + this.b) >>> 0) + this.d) >>> 0;
-    this.d = (this.d + 1) >>> 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) >>> 0;
-    this.c = (this.c << 21) | (this.c >>> 11);
-    this.c = (this.c + t) >>> 0;
-    return t;
+    const s = this.s;
+    const a = s[0] | 0;
+    const b = s[1] | 0;
+    const c = s[2] | 0;
+    const d = s[3] | 0;
+    const t = (((a + b) | 0) + d) | 0;
+    s[3] = d + 1;
+    s[0] = b ^ (b >>> 9);
+    s[1] = (c + (c << 3)) | 0;
+    const c2 = (c << 21) | (c >>> 11);
+    s[2] = (c2 + t) | 0;
+    return t >>> 0;
   }
 
   /** Uniform in [0, 1). */
