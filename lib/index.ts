@@ -4,3 +4,5 @@ export type { XtError, XtErrorCode, TensorResult, RuntimeInfo, NativeAddon } fro
 export { doctor, formatDoctor, detectBlas } from './runtime/doctor';
 export type { DoctorReport } from './runtime/doctor';
 export { setThreads } from './runtime/threads';
+export * from './data';
+export * from './eval';
