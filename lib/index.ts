@@ -6,4 +6,3 @@ export type { DoctorReport } from './runtime/doctor';
 export { setThreads } from './runtime/threads';
 export * from './data';
 export * from './eval';
-export * from './eval';
