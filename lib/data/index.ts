@@ -4,7 +4,7 @@ export { openDataset, streamDataset, detectFormat, DATASET_FORMATS } from './rea
 export type { Dataset, DatasetFormat, OpenOptions } from './readers/index';
 export { resolveChexpertPath } from './readers/chexpert';
 export { parsePythonStringList, PADCHEST_LABELS } from './readers/padchest';
-export { parseOpenIReportXml, OPENI_LABELS, OPENI_LABEL_MAP } from './readers/openi';
+export { OPENI_LABELS, OPENI_LABEL_MAP } from './readers/openi';
 export { loadReport } from './readers/mimic';
 export { CHEXPERT_LABELS, NIH_LABELS, applyUncertain, parseLabelCell, canonicalSplit } from './labels';
 export { parseCsv, readCsvRows, readCsvRecords, CsvParser } from './csv';

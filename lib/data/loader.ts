@@ -11,7 +11,7 @@
  */
 import { BadLog, type BadSummary } from './bad';
 import { applyAugment, sampleAugment, type AugmentOptions } from './augment';
-import { decodeGrey, floatGreyToCHW, greyToCHW, normalizeLut, type ResizeMode } from './images';
+import { decodeGrey, floatGreyToCHW, greyToCHW, normalizeLut, type DecodeOptions, type GreyImage, type ResizeMode } from './images';
 import { loadReport } from './readers/mimic';
 import { Rng, permutation } from './rng';
 import { xtError, isXtError } from '../native';
@@ -48,6 +48,8 @@ export interface LoaderOptions {
   sampleTimeoutMs?: number;
   /** Called for every bad sample as it is found. */
   onBad?: (b: { path: string; reason: string }) => void;
+  /** The image decoder (default `decodeGrey`: sharp / DICOM); injectable for custom storage or tests. */
+  decode?: (path: string, opts: DecodeOptions) => Promise<GreyImage>;
 }
 
 export interface Batch {
@@ -155,12 +157,15 @@ export class DataLoader implements AsyncIterable<Batch> {
       if (report === undefined && rec.reportPath) report = await loadReport(rec);
       if (o.requireReport && !(report && report.trim())) throw xtError('XT_INVALID', `empty report: record ${rec.id} has no report text`);
       const size = o.imageSize;
+      const decode = o.decode ?? decodeGrey;
       if (augment) {
-        const src = await decodeGrey(path, { size: Math.ceil(size * 1.15), mode: 'shorter' });
+        const src = await decode(path, { size: Math.ceil(size * 1.15), mode: 'shorter' });
         const p = sampleAugment(new Rng(o.seed, epoch, index, 2), src.width, src.height, augment);
         return { ok: true, index, path, report, f32: applyAugment(src, p, size) };
       }
-      const img = await decodeGrey(path, { size, mode: (o.mode ?? 'crop') as ResizeMode });
+      const img = await decode(path, { size, mode: (o.mode ?? 'crop') as ResizeMode });
+      if (img.width !== size || img.height !== size || img.data.length !== size * size)
+        throw xtError('XT_SHAPE', `${path}: decoder gave ${img.width}×${img.height}, expected ${size}×${size}`);
       return { ok: true, index, path, report, u8: img.data };
     } catch (e) {
       const err = e as Error;

@@ -48,7 +48,7 @@ export interface SynthRow {
   id: string;
   image: string;
   report: string;
-  sections: { FINDINGS: string; IMPRESSION: string };
+  sections: { findings: string; impression: string };
   labels: Record<string, 1 | 0>;
   split: string;
   view: 'PA';
@@ -70,7 +70,7 @@ export function synthRow(seed: number, i: number, fractions = { train: 0.8, vali
     id,
     image: `images/${id}.png`,
     report: rep.text,
-    sections: { FINDINGS: rep.findings, IMPRESSION: rep.impression },
+    sections: { findings: rep.findings, impression: rep.impression },
     labels: caseLabels(c),
     split: splitOf(seed, i, fractions),
     view: 'PA',

@@ -16,7 +16,7 @@ export interface StudyRecord {
   images: string[];
   /** Full report text (absent when the dataset has none or it is empty). */
   report?: string;
-  /** Report sections by upper-case name (FINDINGS, IMPRESSION, …) where the source has them. */
+  /** Report sections by lowercase canonical name (`findings`, `impression`, … as lib/text/reports names them). */
   sections?: Record<string, string>;
   /** Where the report is read from when `report` was not loaded up front (MIMIC with `lazyReports`). */
   reportPath?: string;

@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { readCsvRecords } from '../csv';
 import { applyUncertain, canonicalSplit, parseLabelCell } from '../labels';
-import { splitReportSections, reportBody } from '../sections';
+import { parseTextReport, selectText } from '../../text/reports';
 import { findDataFile } from '../textio';
 import { xtError } from '../../native';
 import type { BadLog } from '../bad';
@@ -152,14 +152,20 @@ export async function* readMimic(root: string, opts: MimicOptions, bad: BadLog):
   if (chunk.length) yield* flush();
 }
 
+/** Report text (findings + impression, else the text outside any section) and sections of a free-text report. */
+export function reportFromText(text: string): { report?: string; sections: Record<string, string> } {
+  const parsed = parseTextReport(text);
+  const body = selectText(parsed, 'both').trim();
+  return { report: body || undefined, sections: parsed.sections };
+}
+
 /** Fill `report`/`sections` of a MIMIC record from its text (undefined: file missing). */
 export function attachReport(r: StudyRecord, text: string | undefined): void {
   delete r.reportPath;
   if (text === undefined) return;
-  const sections = splitReportSections(text);
-  const body = reportBody(sections, text);
-  if (body) {
-    r.report = body;
+  const { report, sections } = reportFromText(text);
+  if (report) {
+    r.report = report;
     r.sections = sections;
   }
 }
@@ -174,7 +180,5 @@ export async function loadReport(r: StudyRecord): Promise<string | undefined> {
     text = undefined;
   }
   if (text === undefined) return undefined;
-  const sections = splitReportSections(text);
-  const body = reportBody(sections, text);
-  return body || undefined;
+  return reportFromText(text).report;
 }

@@ -3,12 +3,13 @@
  *   reports: NLMCXR_reports.tgz extracted → <root>/ecgen-radiology/*.xml (or XML files in root)
  *   images:  NLMCXR_png.tgz extracted → PNGs named after each report's parentImage id
  *            (`CXR1_1_IM-0001-3001.png`) in <root>, <root>/NLMCXR_png, <root>/png or <root>/images.
- * Sections from `AbstractText Label=…`; labels from MeSH `major` terms (first segment), mapped to
+ * Parsing by lib/text/reports (`parseOpenIXml`): sections from `AbstractText Label=…` (lowercased); labels from MeSH `major` terms (first segment), mapped to
  * classes. No official split: a hash split by report id.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { hashSplit } from '../splits';
+import { parseOpenIXml, selectText } from '../../text/reports';
 import { xtError } from '../../native';
 import type { BadLog } from '../bad';
 import type { LabelValue, ReaderOptions, StudyRecord } from '../types';
@@ -52,37 +53,6 @@ export interface OpenIOptions extends ReaderOptions {
   images?: string;
 }
 
-/** What the reader needs from one Open-I XML report. */
-export interface OpenIReportXml {
-  id: string;
-  sections: Record<string, string>;
-  major: string[];
-  images: string[];
-}
-
-const decodeXml = (s: string) =>
-  s
-    .replace(/&#x([0-9a-f]+);/gi, (_, h) => String.fromCodePoint(parseInt(h, 16)))
-    .replace(/&#(\d+);/g, (_, d) => String.fromCodePoint(parseInt(d, 10)))
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&quot;/g, '"')
-    .replace(/&apos;/g, "'")
-    .replace(/&amp;/g, '&');
-
-/** A minimal parser for the Open-I XML (the elements the reader uses). */
-export function parseOpenIReportXml(xml: string): OpenIReportXml {
-  const id = /<uId\s+id="([^"]*)"/.exec(xml)?.[1] ?? '';
-  const sections: Record<string, string> = {};
-  for (const m of xml.matchAll(/<AbstractText\s+Label="([^"]*)"\s*(?:\/>|>([\s\S]*?)<\/AbstractText>)/g)) {
-    const body = decodeXml((m[2] ?? '').replace(/\s+/g, ' ').trim());
-    if (body) sections[m[1].toUpperCase()] = body;
-  }
-  const major = [...xml.matchAll(/<major>([\s\S]*?)<\/major>/g)].map((m) => decodeXml(m[1].trim()));
-  const images = [...xml.matchAll(/<parentImage\s+id="([^"]*)"/g)].map((m) => m[1]);
-  return { id, sections, major, images };
-}
-
 function findXmlDir(root: string): string | undefined {
   for (const d of [path.join(root, 'ecgen-radiology'), path.join(root, 'reports'), root]) {
     if (isDir(d) && fs.readdirSync(d).some((f) => f.toLowerCase().endsWith('.xml'))) return d;
@@ -118,20 +88,20 @@ export async function* readOpenI(root: string, opts: OpenIOptions, bad: BadLog):
   for (const f of files) {
     if (emitted >= limit) return;
     const file = path.join(xmlDir, f);
-    let x: OpenIReportXml;
+    let x: ReturnType<typeof parseOpenIXml>;
     try {
-      x = parseOpenIReportXml(await fs.promises.readFile(file, 'utf8'));
+      x = parseOpenIXml(await fs.promises.readFile(file, 'utf8'));
     } catch (e) {
       bad.add(file, `unreadable report: ${(e as Error).message}`);
       continue;
     }
-    const id = x.id || f.replace(/\.xml$/i, '');
-    if (!x.images.length) {
+    const id = x.uid || f.replace(/\.xml$/i, '');
+    if (!x.imageIds.length) {
       bad.add(file, 'missing images: the report lists no parentImage');
       continue;
     }
     const images: string[] = [];
-    for (const im of x.images) {
+    for (const im of x.imageIds) {
       const p = pngs.get(im);
       if (p) images.push(p);
       else bad.add(path.join(pngDir ?? root, `${im}.png`), `missing image: ${im}.png (listed in ${file})`);
@@ -141,11 +111,11 @@ export async function* readOpenI(root: string, opts: OpenIOptions, bad: BadLog):
     if (keepSplit && !keepSplit(split)) continue;
     const labels: Record<string, LabelValue> = {};
     for (const n of OPENI_LABELS) labels[n] = 0;
-    for (const term of x.major) {
+    for (const term of x.meshMajor) {
       const cls = OPENI_LABEL_MAP[term.split('/')[0].trim()];
       if (cls) labels[cls] = 1;
     }
-    const body = [x.sections.FINDINGS, x.sections.IMPRESSION].filter(Boolean).join(' ');
+    const body = selectText(x, 'both', { bodyFallback: false }).trim();
     const rec: StudyRecord = { id, images, labels, split, sections: x.sections };
     if (body) rec.report = body;
     emitted++;
