@@ -3,8 +3,12 @@ import type { CommandModule } from 'yargs';
 import { dataCommand } from './data';
 import { doctorCommand } from './doctor';
 import { scoreCommand } from './score';
+import { evalCommand } from './eval';
+import { classifyCommand } from './classify';
+import { embedCommand } from './embed';
+import { serveCommand } from './serve';
 import { synthCommand } from './synth';
 import { tokenizerCommand } from './tokenizer';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [doctorCommand, scoreCommand, tokenizerCommand, dataCommand, synthCommand];
+export const commands: CommandModule<any, any>[] = [doctorCommand, scoreCommand, evalCommand, classifyCommand, embedCommand, serveCommand, tokenizerCommand, dataCommand, synthCommand];

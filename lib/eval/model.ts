@@ -1,0 +1,62 @@
+/**
+ * The CLIP model as an `InferenceModel`: texts are tokenised with the model's own tokenizer (its context length)
+ * and encoded with `encodeTokens`; images go straight to `encodeImages`; `imageSize` is the model's resolution.
+ */
+import { xtError } from '../native';
+import type { InferenceModel } from './inference';
+import type { Embeddings } from './zeroshot';
+
+/** What the adapter uses of a loaded CLIP model (lib/model/clip.ts `ClipModel`). */
+export interface ClipLike {
+  encodeImages(pixels: Float32Array, shape: number[]): Promise<Embeddings>;
+  encodeTokens(ids: Int32Array, shape: number[]): Promise<Embeddings>;
+  config: { imageResolution: number; contextLength: number };
+  tokenizer: { tokenize(texts: string[], contextLength?: number): Int32Array };
+  /** exp(logit_scale), when the model exposes it. */
+  logitScale?: number;
+  dispose?(): void;
+}
+
+export interface ClipInferenceModel extends InferenceModel {
+  clip: ClipLike;
+  dispose(): void;
+}
+
+export function adaptClip(clip: ClipLike, logitScale?: number): ClipInferenceModel {
+  const size = clip.config.imageResolution;
+  const ctx = clip.config.contextLength;
+  if (!Number.isInteger(size) || size < 1 || !Number.isInteger(ctx) || ctx < 1) {
+    throw xtError('XT_INVALID', `model config: imageResolution ${size}, contextLength ${ctx}: expected positive integers`);
+  }
+  const scale = logitScale ?? clip.logitScale;
+  return {
+    clip,
+    imageSize: size,
+    ...(scale !== undefined && Number.isFinite(scale) ? { logitScale: scale } : {}),
+    encodeImages: (pixels, shape) => clip.encodeImages(pixels, shape),
+    encodeTexts: async (texts) => {
+      const ids = clip.tokenizer.tokenize(texts, ctx);
+      return clip.encodeTokens(ids, [texts.length, ctx]);
+    },
+    dispose: () => clip.dispose?.(),
+  };
+}
+
+export interface LoadOptions {
+  /** `cpu` (default) or `cuda[:i]`. */
+  device?: string;
+}
+
+/** Load a model directory (xray-torch checkpoint, OpenAI or Hugging Face CLIP) for inference. */
+export async function loadInferenceModel(dir: string, opts: LoadOptions = {}): Promise<ClipInferenceModel> {
+  // Resolved at run time until lib/model/clip.ts lands in this checkout.
+  let mod: { loadModel(dir: string, opts?: unknown): Promise<ClipLike> };
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    mod = require('../model/clip');
+  } catch (e) {
+    throw xtError('XT_LOAD', `cannot load the CLIP model module (lib/model/clip): ${(e as Error).message}`);
+  }
+  const clip = await mod.loadModel(dir, opts.device ? { device: opts.device } : undefined);
+  return adaptClip(clip);
+}
