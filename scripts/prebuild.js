@@ -51,4 +51,7 @@ if (wantCuda && variant !== 'cuda') {
 const [maj, min] = version.split('.');
 const name = `xray-torch.torch${maj}_${min}.${variant}.napi.glibc.node`;
 fs.renameSync(produced, path.join(dir, name));
+// prebuildify moved the binary out of build/Release: put a copy back so the local build stays usable
+fs.mkdirSync(path.join(root, 'build', 'Release'), { recursive: true });
+fs.copyFileSync(path.join(dir, name), path.join(root, 'build', 'Release', 'xray_torch.node'));
 console.log(`prebuild: prebuilds/${process.platform}-${process.arch}/${name} (LibTorch ${version}, ${variant})`);

@@ -112,8 +112,8 @@ describe('xray-torch doctor', () => {
     assert.equal(typeof j.cuda.available, 'boolean');
     assert.ok(Array.isArray(j.cuda.devices));
     assert.ok(j.threads >= Math.min(2, require('os').cpus().length), `threads ${j.threads}`);
-    // Reference BLAS gives ~8 GFLOP/s here; OpenBLAS on 2 cores gives 100+ (noise-tolerant bound).
-    assert.ok(j.matmulGflops > 40, `matmul ${j.matmulGflops} GFLOP/s: is OpenBLAS installed?`);
+    // Reference BLAS gives ~8 GFLOP/s here; OpenBLAS on 2 cores 100+ when idle (bound tolerates a loaded machine).
+    assert.ok(j.matmulGflops > 20, `matmul ${j.matmulGflops} GFLOP/s: is OpenBLAS installed?`);
     assert.match(j.blas.name, /OpenBLAS|MKL|BLIS/);
     assert.ok(j.addon.path.endsWith('.node'));
   });
