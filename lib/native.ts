@@ -83,8 +83,180 @@ export interface RuntimeNative {
     bShape: number[]): Promise<TensorResult<Float32Array | Float64Array>>;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Distributed (binding/dist/): c10d process group, rendezvous, collectives
+// ---------------------------------------------------------------------------------------------
+export type DistBackend = 'auto' | 'gloo' | 'nccl';
+export type DistReduceOp = 'sum' | 'mean' | 'max' | 'min';
+
+export interface DistInitOptions {
+  /** Host of rank 0, which hosts the TCPStore (default 127.0.0.1). */
+  masterAddr?: string;
+  masterPort?: number;
+  worldSize: number;
+  rank: number;
+  localRank?: number;
+  localWorldSize?: number;
+  /** 'auto' (default): NCCL when this is a CUDA build with a usable GPU, else Gloo. */
+  backend?: DistBackend;
+  /** Every rank must join within this (default 300 s); else XT_IO naming the missing ranks. */
+  timeoutSec?: number;
+  /** A collective that does not complete within this fails (default 1800 s). */
+  opTimeoutSec?: number;
+  /** Network interface for Gloo (default: $GLOO_SOCKET_IFNAME, else the address routing to masterAddr). */
+  glooInterface?: string;
+  /** allGather first checks that every rank passes the same shape (default true). */
+  checkShapes?: boolean;
+}
+
+export interface DistInfo {
+  initialized: boolean;
+  rank: number;
+  worldSize: number;
+  localRank: number;
+  localWorldSize: number;
+  /** 'none' when not initialized or for a world of one. */
+  backend: 'gloo' | 'nccl' | 'none';
+  /** "addr:port" of the rendezvous ('' when not initialized). */
+  master: string;
+  /** Where collectives run: 'cpu' (Gloo) or 'cuda:<localRank>' (NCCL). */
+  device: string;
+  glooCompiled: boolean;
+  ncclCompiled: boolean;
+}
+
+export interface DistReducerStats {
+  buckets: number;
+  launchedInBackward: number;
+  launchedInFinish: number;
+  unusedParams: number;
+  replayed: boolean;
+  finishWaitSec: number;
+}
+
+export interface DistReducerOptions {
+  bucketBytes?: number;
+  firstBucketBytes?: number;
+  overlap?: boolean;
+  op?: 'sum' | 'mean';
+  /** Call Prepare() before backward (default true); false exercises the after-backward path. */
+  prepare?: boolean;
+}
+
+export interface DistNative {
+  dist: {
+    /** Join the group (rank 0 hosts the store). Rejects XT_IO when peers never arrive. */
+    init(options: DistInitOptions): Promise<DistInfo>;
+    shutdown(): Promise<void>;
+    info(): DistInfo;
+    barrier(): Promise<void>;
+    /** Element-wise all-reduce of scalars (float64). Identity without a group. */
+    allReduce(values: number[] | Float64Array | Float32Array, op?: DistReduceOp): Promise<Float64Array>;
+    /** Concatenate every rank's rows (dim 0), rank order; every rank passes the same shape. */
+    allGather(data: Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array, shape: number[]):
+      Promise<TensorResult<Float32Array | Float64Array | Int32Array | BigInt64Array>>;
+    /** Rank `root`'s values on every rank. */
+    broadcast(data: Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array, shape: number[],
+      root?: number): Promise<TensorResult<Float32Array | Float64Array | Int32Array | BigInt64Array>>;
+    /** Test hook: one CLIP-style step (linear encoders, gathered with grad, reducer). Not a stable API. */
+    testContrastiveStep(options: {
+      x: Float32Array; t: Float32Array; rows: number; inDim: number;
+      wi: Float32Array; wt: Float32Array; outDim: number; logitScale?: number;
+    } & DistReducerOptions): Promise<{
+      loss: number; gathered: TensorResult; gradWi: TensorResult; gradWt: TensorResult;
+      gradLogitScale: number; stats: DistReducerStats;
+    }>;
+    /** Test hook: gradients c_i of parameters of `shapes` (`unused` get none), reduced. Not a stable API. */
+    testReducer(options: { shapes: number[][]; coeffs: Float32Array; unused?: number[] } & DistReducerOptions):
+      Promise<{ grads: (TensorResult | null)[]; stats: DistReducerStats }>;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// CLIP (binding/clip/) and weight files (binding/io/)
+// ---------------------------------------------------------------------------------------------
+export type ClipDtype = 'float32' | 'float16' | 'bfloat16';
+export type ClipSaveLayout = 'xray-torch' | 'openai' | 'hf';
+
+/** A CLIP ViT configuration (OpenAI's build_model fields; heads = width / 64 for OpenAI weights). */
+export interface ClipConfig {
+  embedDim: number;
+  imageResolution: number;
+  visionLayers: number;
+  visionWidth: number;
+  visionHeads: number;
+  visionPatchSize: number;
+  contextLength: number;
+  vocabSize: number;
+  textWidth: number;
+  textHeads: number;
+  textLayers: number;
+  /** QuickGELU (OpenAI) rather than exact GELU. */
+  quickGelu: boolean;
+  layerNormEps: number;
+}
+
+/** A native CLIP model (created by clipCreate / clipLoad). Calls on one model are serialised. */
+export interface ClipModelNative {
+  readonly config: ClipConfig;
+  /** `cpu` or `cuda:N`. */
+  readonly device: string;
+  readonly dtype: ClipDtype;
+  /** `random`, or the detected weight format: openai | torchscript | hf | open_clip | xray-torch. */
+  readonly format: string;
+  readonly storageDtype: string;
+  readonly source: string;
+  readonly numParameters: number;
+  /** exp(logit_scale) capped at 100, at creation/load. */
+  readonly logitScale: number;
+  readonly disposed: boolean;
+  parameterNames(): string[];
+  getParameter(name: string): Promise<TensorResult<Float32Array>>;
+  /** [n, 3, R, R] normalised pixels -> [n, embedDim], projected, not normalised. XT_SHAPE on a wrong shape. */
+  encodeImages(pixels: Float32Array, shape: number[]): Promise<TensorResult<Float32Array>>;
+  /** [n, L] ids (L <= contextLength) -> [n, embedDim]. XT_INVALID for ids outside the vocabulary. */
+  encodeTokens(ids: Int32Array | BigInt64Array, shape: number[]): Promise<TensorResult<Float32Array>>;
+  /** logits_per_image [nImages, nTexts]. */
+  logits(pixels: Float32Array, pixelShape: number[], ids: Int32Array | BigInt64Array, idShape: number[]):
+    Promise<TensorResult<Float32Array>>;
+  /** Resolves to the weight file written. */
+  save(path: string, opts?: { layout?: ClipSaveLayout; dtype?: ClipDtype }): Promise<string>;
+  /** Frees the weights (after a call in flight); later use throws XT_DISPOSED. */
+  dispose(): void;
+}
+
+export interface WeightsInfo {
+  format: string;
+  storageDtype: string;
+  tensorCount: number;
+  config: ClipConfig;
+  /** Non-weight entries dropped (position_ids, attn_mask, input_resolution, ...). */
+  ignored: string[];
+}
+
+export interface SafetensorsTensor {
+  /** As stored: F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL. */
+  dtype: string;
+  shape: number[];
+  /** F16/BF16 widened to Float32Array; I16/I8 to Int32Array; BOOL as Uint8Array. */
+  data: Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
+}
+
+export interface ClipNative {
+  clipCreate(preset: string, opts?: { seed?: number; imageSize?: number; device?: string; dtype?: ClipDtype }):
+    Promise<ClipModelNative>;
+  clipLoad(source: string, opts?: { device?: string; dtype?: ClipDtype }): Promise<ClipModelNative>;
+  clipPresets(): string[];
+  clipPresetConfig(name: string): ClipConfig;
+  clipInfo(): { fusedAttention: boolean };
+  /** Validating safetensors reader: XT_IO naming the file (and tensor) for any inconsistency. */
+  readSafetensors(path: string): Promise<{ metadata: Record<string, string>; tensors: Record<string, SafetensorsTensor> }>;
+  /** Detect a weight file/folder's format and configuration without loading it. */
+  inspectWeights(path: string): Promise<WeightsInfo>;
+}
+
 /** Everything the addon exports. Each native concern adds its interface here. */
-export type NativeAddon = RuntimeNative;
+export type NativeAddon = RuntimeNative & DistNative & ClipNative;
 
 // ---------------------------------------------------------------------------------------------
 // Loader
