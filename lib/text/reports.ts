@@ -68,7 +68,8 @@ function inlineHeader(): RegExp {
       .filter((n) => n !== 'REPORT' && n !== 'STUDY' && n !== 'HISTORY' && n !== 'EXAM')
       .sort((a, b) => b.length - a.length)
       .map((n) => n.replace(/[()]/g, '\\$&').replace(/ /g, '[ \\t]+'));
-    inlineHeaderRe = new RegExp(`([^\\s])[ \\t]+(?=(?:${names.join('|')})[ \\t]*:)`, 'g');
+    // Not after an upper-case word, so 'REASON FOR EXAMINATION:' stays one header.
+    inlineHeaderRe = new RegExp(`([^\\sA-Z])[ \\t]+(?=(?:${names.join('|')})[ \\t]*:)`, 'g');
   }
   return inlineHeaderRe;
 }

@@ -99,6 +99,9 @@ export function readTar(archive: Buffer, where = 'tar'): TarEntry[] {
     pax = {};
     if (type === '0' || type === '7') entries.push({ name, data: Buffer.from(data) });
   }
+  if (pos < buf.length && pos + 512 > buf.length && buf.subarray(pos).some((b) => b !== 0)) {
+    throw xtError('XT_INVALID', `${where}: truncated tar header at byte ${pos}`);
+  }
   return entries;
 }
 
