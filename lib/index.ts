@@ -6,3 +6,4 @@ export type { DoctorReport } from './runtime/doctor';
 export { setThreads } from './runtime/threads';
 export * from './data';
 export * from './eval';
+export * from './text';
