@@ -50,6 +50,15 @@ export function isDicomBuffer(b: Uint8Array): boolean {
   return b.length > 132 && b[128] === 0x44 && b[129] === 0x49 && b[130] === 0x43 && b[131] === 0x4d;
 }
 
+/** dicom-parser throws strings, Errors, or `{exception, dataSet}` objects. */
+function errText(e: unknown): string {
+  if (typeof e === 'string') return e;
+  if (e instanceof Error) return e.message;
+  const ex = (e as { exception?: unknown } | null)?.exception;
+  if (ex !== undefined) return errText(ex);
+  return String(e);
+}
+
 function parse(buf: Uint8Array, name: string): dicomParser.DataSet {
   try {
     return dicomParser.parseDicom(buf, {
@@ -63,8 +72,7 @@ function parse(buf: Uint8Array, name: string): dicomParser.DataSet {
       },
     } as dicomParser.ParseDicomOptions);
   } catch (e) {
-    const msg = typeof e === 'string' ? e : (e as Error)?.message ?? String(e);
-    throw xtError('XT_INVALID', `${name}: not a readable DICOM file: ${msg}`);
+    throw xtError('XT_INVALID', `${name}: not a readable DICOM file: ${errText(e)}`);
   }
 }
 
@@ -104,8 +112,7 @@ async function storedPixels(
         frame = dicomParser.readEncapsulatedImageFrame(ds, pe, 0, bot) as Uint8Array;
       }
     } catch (e) {
-      const msg = typeof e === 'string' ? e : (e as Error)?.message ?? String(e);
-      throw xtError('XT_INVALID', `${name}: cannot read encapsulated pixel data: ${msg}`);
+      throw xtError('XT_INVALID', `${name}: cannot read encapsulated pixel data: ${errText(e)}`);
     }
     let out: { data: Buffer; info: OutputInfo };
     try {
