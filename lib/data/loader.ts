@@ -151,7 +151,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     const pickRandom = (o.image ?? (augment ? 'random' : 'first')) === 'random';
     let path = rec.images[0] ?? `<record ${rec.id}>`;
     try {
-      if (!rec.images.length) throw xtError('XT_INVALID', `record ${rec.id}: no images`);
+      if (!rec.images.length) throw xtError('XT_INVALID', `no images: record ${rec.id} lists no image`);
       if (pickRandom && rec.images.length > 1) path = rec.images[new Rng(o.seed, epoch, index, 1).int(rec.images.length)];
       let report: string | undefined = rec.report;
       if (report === undefined && rec.reportPath) report = await loadReport(rec);
