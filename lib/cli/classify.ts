@@ -17,6 +17,7 @@ interface Args {
   resize: 'crop' | 'pad';
   'batch-size': number;
   device?: string;
+  tokenizer?: string;
   json?: boolean;
 }
 
@@ -35,11 +36,12 @@ export const classifyCommand: CommandModule<object, Args> = {
       .option('resize', { choices: ['crop', 'pad'] as const, default: 'crop' as const, describe: 'image geometry' })
       .option('batch-size', { type: 'number', default: 16, describe: 'images per forward pass' })
       .option('device', { type: 'string', describe: 'cpu (default) or cuda[:i]' })
+      .option('tokenizer', { type: 'string', describe: 'tokenizer file or folder when none sits beside the weights' })
       .option('json', { type: 'boolean', describe: 'print JSON: [{"image", "labels": {name: p}}]' }) as never,
   handler: async (a) => {
     if (!a.images || a.images.length === 0) throw xtError('XT_INVALID', 'name at least one image');
     const prompts = a.prompts ? loadPromptFile(a.prompts) : undefined;
-    const model = await loadInferenceModel(a.model, { device: a.device });
+    const model = await loadInferenceModel(a.model, { device: a.device, tokenizer: a.tokenizer });
     try {
       const res = await classify(model, a.images, a.labels, {
         scoring: a.scoring, templates: a.templates, prompts, temperature: a.temperature, resize: a.resize, batchSize: a['batch-size'],

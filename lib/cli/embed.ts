@@ -16,6 +16,7 @@ interface Args {
   resize: 'crop' | 'pad';
   'batch-size': number;
   device?: string;
+  tokenizer?: string;
 }
 
 export const embedCommand: CommandModule<object, Args> = {
@@ -32,6 +33,7 @@ export const embedCommand: CommandModule<object, Args> = {
       .option('resize', { choices: ['crop', 'pad'] as const, default: 'crop' as const, describe: 'image geometry' })
       .option('batch-size', { type: 'number', default: 16, describe: 'inputs per forward pass' })
       .option('device', { type: 'string', describe: 'cpu (default) or cuda[:i]' })
+      .option('tokenizer', { type: 'string', describe: 'tokenizer file or folder when none sits beside the weights' })
       .check((a) => {
         const n = [a.images?.length, a.texts?.length, a['texts-file']].filter(Boolean).length;
         if (n !== 1) throw new Error('give exactly one of --images, --texts or --texts-file');
@@ -48,7 +50,7 @@ export const embedCommand: CommandModule<object, Args> = {
       }
       if (!texts.length) throw xtError('XT_INVALID', `${a['texts-file']}: no texts`);
     }
-    const model = await loadInferenceModel(a.model, { device: a.device });
+    const model = await loadInferenceModel(a.model, { device: a.device, tokenizer: a.tokenizer });
     try {
       const e = a.images
         ? await embedImages(model, a.images, { normalize: a.normalize, batchSize: a['batch-size'], mode: a.resize })

@@ -30,6 +30,7 @@ interface Args extends OutputArgs {
   radiologists?: string[];
   'predictions-out'?: string;
   device?: string;
+  tokenizer?: string;
   resamples?: number;
   seed?: number;
 }
@@ -58,6 +59,7 @@ export const evalCommand: CommandModule<object, Args> = {
       .option('radiologists', { type: 'string', array: true, describe: "readers' decision CSVs, scored on the same studies beside the model" })
       .option('predictions-out', { type: 'string', describe: 'write the probabilities as CSV (id + one column per label)' })
       .option('device', { type: 'string', describe: 'cpu (default) or cuda[:i]' })
+      .option('tokenizer', { type: 'string', describe: 'tokenizer file or folder when none sits beside the weights' })
       .options(outputOptions)
       .example('$0 eval --model ckpt/ --data CheXpert-v1.0 --split test --labels chexpert5 --radiologists bc4.csv bc6.csv bc8.csv --html report.html', '') as never,
   handler: async (a) => {
@@ -68,7 +70,7 @@ export const evalCommand: CommandModule<object, Args> = {
     const threshold = parseThresholdArg(a.threshold);
     const labels = a.labels ? resolveLabels(a.labels) : undefined;
     const prompts = a.prompts ? loadPromptFile(a.prompts) : undefined;
-    const model = await loadInferenceModel(a.model, { device: a.device });
+    const model = await loadInferenceModel(a.model, { device: a.device, tokenizer: a.tokenizer });
     const tty = process.stderr.isTTY;
     try {
       const r = await runZeroShotEval(model, {

@@ -20,6 +20,7 @@ interface Args {
   queue: number;
   'max-body-mb': number;
   device?: string;
+  tokenizer?: string;
   quiet?: boolean;
 }
 
@@ -41,6 +42,7 @@ export const serveCommand: CommandModule<object, Args> = {
       .option('queue', { type: 'number', default: 64, describe: 'requests waiting beyond which 503 is returned' })
       .option('max-body-mb', { type: 'number', default: 16, describe: 'largest request body (MiB)' })
       .option('device', { type: 'string', describe: 'cpu (default) or cuda[:i]' })
+      .option('tokenizer', { type: 'string', describe: 'tokenizer file or folder when none sits beside the weights' })
       .option('quiet', { type: 'boolean', describe: 'no request log' }) as never,
   handler: async (a) => {
     const int = (v: number, name: string, min: number) => {
@@ -52,7 +54,7 @@ export const serveCommand: CommandModule<object, Args> = {
     if (!(a['max-body-mb'] > 0)) throw xtError('XT_INVALID', '--max-body-mb must be positive');
     const labels = resolveLabels(a.labels);
     const prompts = a.prompts ? loadPromptFile(a.prompts) : undefined;
-    const model = await loadInferenceModel(a.model, { device: a.device });
+    const model = await loadInferenceModel(a.model, { device: a.device, tokenizer: a.tokenizer });
     const s = createServer({
       model, labels, scoring: a.scoring, templates: a.templates, prompts, temperature: a.temperature, resize: a.resize,
       maxConcurrent: a.concurrency, maxQueue: a.queue, maxBodyBytes: Math.round(a['max-body-mb'] * 1024 * 1024),

@@ -5,13 +5,14 @@
 import { xtError } from '../native';
 import type { InferenceModel } from './inference';
 import type { Embeddings } from './zeroshot';
+import { ClipTokenizer } from '../text/clip-tokenizer';
 
 /** What the adapter uses of a loaded CLIP model (lib/model/clip.ts `ClipModel`). */
 export interface ClipLike {
   encodeImages(pixels: Float32Array, shape: number[]): Promise<Embeddings>;
   encodeTokens(ids: Int32Array, shape: number[]): Promise<Embeddings>;
   config: { imageResolution: number; contextLength: number };
-  tokenizer: { tokenize(texts: string[], contextLength?: number): Int32Array };
+  tokenizer?: { tokenize(texts: string[], contextLength?: number): Int32Array };
   /** exp(logit_scale), when the model exposes it. */
   logitScale?: number;
   dispose?(): void;
@@ -35,6 +36,9 @@ export function adaptClip(clip: ClipLike, logitScale?: number): ClipInferenceMod
     ...(scale !== undefined && Number.isFinite(scale) ? { logitScale: scale } : {}),
     encodeImages: (pixels, shape) => clip.encodeImages(pixels, shape),
     encodeTexts: async (texts) => {
+      if (!clip.tokenizer) {
+        throw xtError('XT_INVALID', 'the model has no tokenizer (none beside its weights): give one (--tokenizer FILE|DIR)');
+      }
       const ids = clip.tokenizer.tokenize(texts, ctx);
       return clip.encodeTokens(ids, [texts.length, ctx]);
     },
@@ -45,6 +49,8 @@ export function adaptClip(clip: ClipLike, logitScale?: number): ClipInferenceMod
 export interface LoadOptions {
   /** `cpu` (default) or `cuda[:i]`. */
   device?: string;
+  /** Tokenizer file or folder, when none sits beside the weights (or to override it). */
+  tokenizer?: string;
 }
 
 /** Load a model directory (xray-torch checkpoint, OpenAI or Hugging Face CLIP) for inference. */
@@ -58,5 +64,13 @@ export async function loadInferenceModel(dir: string, opts: LoadOptions = {}): P
     throw xtError('XT_LOAD', `cannot load the CLIP model module (lib/model/clip): ${(e as Error).message}`);
   }
   const clip = await mod.loadModel(dir, opts.device ? { device: opts.device } : undefined);
+  if (opts.tokenizer) {
+    try {
+      clip.tokenizer = ClipTokenizer.fromFile(opts.tokenizer);
+    } catch (e) {
+      clip.dispose?.();
+      throw e;
+    }
+  }
   return adaptClip(clip);
 }
