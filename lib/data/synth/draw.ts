@@ -121,7 +121,7 @@ export function drawCase(c: SynthCase, size: number, seed: number, index: number
       : [c.effusionSide]
     : [];
   const effLevel = { small: 0.7, moderate: 0.6, large: 0.48 }[c.effusionSize] + r.uniform(-0.02, 0.02);
-  const ptxFactor = c.pneumothoraxSize === 'large' ? r.uniform(0.45, 0.55) : r.uniform(0.6, 0.68);
+  const ptxFactor = c.pneumothoraxSize === 'large' ? r.uniform(0.38, 0.46) : r.uniform(0.5, 0.6);
   const consolidation: Blob | undefined = c.findings.has('Consolidation')
     ? {
         cx: (c.consolidationSide === 'right' ? lungs[0].cx : lungs[1].cx) + r.uniform(-0.03, 0.03),
@@ -305,9 +305,9 @@ function passLungs(
     const ang = Math.atan2(y - hy, x - hx);
     const sv = Math.max(0, Math.sin(ang * 14 + vesselSeed + dh * 20));
     const sv2 = sv * sv;
-    const vessels = 0.06 * sv2 * sv2 * sv2 * Math.exp(-dh / 0.12);
+    const vessels = 0.08 * sv2 * sv2 * sv2 * Math.exp(-dh / 0.12);
     const rib = Math.sin(((y + 0.03 * dx * dx + ribPhase) / 0.062) * Math.PI * 2);
-    LV[k] = 0.13 + vessels + 0.06 * smooth(0.6, 0.9, rib);
+    LV[k] = 0.2 + vessels + 0.06 * smooth(0.6, 0.9, rib);
   }
 }
 
@@ -336,7 +336,7 @@ function passPneumothorax(
     const outside = smooth(0.97, 1.01, d2);
     const e = (d2 - 1) * rx;
     const pleura = 0.28 * Math.exp(-(e * e) / (2 * 0.004 * 0.004));
-    LV[k] = LV[k] * (1 - outside) + 0.015 * outside + pleura;
+    LV[k] = LV[k] * (1 - outside) + pleura;
   }
 }
 
