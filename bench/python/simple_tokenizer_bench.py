@@ -7,7 +7,8 @@ basic_clean, whitespace_clean, the BPE loop with its cache, the pre-tokenisation
 `encode`, and clip.tokenize's start/end/truncate/zero-pad). `ftfy.fix_text` is used when the
 ftfy package can be imported (as in OpenAI's code); pass --no-ftfy to leave it out (a faster,
 stricter baseline). Reads one JSON string per line, times one cold pass (empty BPE cache) and
---repeat warm passes, writes the ids as JSON lines, prints a JSON summary on stdout.
+--repeat warm passes (wall clock and process CPU time), writes the ids as JSON lines, prints a JSON
+summary on stdout.
 
 Usage: /usr/bin/python3 bench/python/simple_tokenizer_bench.py --bpe bpe_simple_vocab_16e6.txt.gz \
          --texts texts.jsonl [--ids-out ids.jsonl] [--repeat 3] [--no-ftfy]
@@ -177,20 +178,21 @@ def main():
     tok = SimpleTokenizer(args.bpe, use_ftfy=use_ftfy)
     load_s = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     ids = [tok.encode(t) for t in texts]
-    cold_s = time.perf_counter() - t0
+    cold_s, cold_cpu_s = time.perf_counter() - t0, time.process_time() - c0
 
-    warm = []
+    warm, warm_cpu = [], []
     for _ in range(args.repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for t in texts:
             tok.encode(t)
         warm.append(time.perf_counter() - t0)
+        warm_cpu.append(time.process_time() - c0)
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     tokenize(tok, texts)
-    tokenize_s = time.perf_counter() - t0
+    tokenize_s, tokenize_cpu_s = time.perf_counter() - t0, time.process_time() - c0
 
     if args.ids_out:
         with open(args.ids_out, "w") as f:
@@ -205,6 +207,9 @@ def main():
         "cold_s": cold_s,
         "warm_s": min(warm) if warm else None,
         "tokenize77_s": tokenize_s,
+        "cold_cpu_s": cold_cpu_s,
+        "warm_cpu_s": min(warm_cpu) if warm_cpu else None,
+        "tokenize77_cpu_s": tokenize_cpu_s,
         "python": sys.version.split()[0],
     }))
 

@@ -4,13 +4,19 @@
  * case on the fly), so that a cached word costs no string allocation.
  */
 
+/** Home slot hash of the pair (a, b) (mask it with the table's `mask`). */
+export function pairSlot(a: number, b: number): number {
+  return (Math.imul(a, 0x9e3779b1) ^ Math.imul(b + 0x7f4a7c15, 0x85ebca6b)) >>> 0;
+}
+
 /** Open-addressing map (a, b) → (rank, merged id), for non-negative int32 ids. */
 export class PairTable {
-  private mask: number;
-  private keyA: Int32Array;
-  private keyB: Int32Array;
-  private rank: Int32Array;
-  private merged: Int32Array;
+  // Public for the tokenizer's inlined probe (see `pairSlot`); replaced only while inserting.
+  mask: number;
+  keyA: Int32Array;
+  keyB: Int32Array;
+  rank: Int32Array;
+  merged: Int32Array;
   size = 0;
 
   constructor(expected = 1024) {
@@ -24,7 +30,7 @@ export class PairTable {
   }
 
   private slot(a: number, b: number): number {
-    return (Math.imul(a, 0x9e3779b1) ^ Math.imul(b + 0x7f4a7c15, 0x85ebca6b)) >>> 0;
+    return pairSlot(a, b);
   }
 
   /** Insert unless present (the first merge of a pair keeps its rank). */

@@ -18,7 +18,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { xtError } from '../native';
-import { PairTable, TokenCache } from './bpe-tables';
+import { pairSlot, PairTable, TokenCache } from './bpe-tables';
 import { basicCleanUnstripped, needsFix, PY_SPACE_CLASS } from './normalize';
 
 export const START_OF_TEXT = '<|startoftext|>';
@@ -58,6 +58,13 @@ export function byteSymbolsInVocabOrder(): string[] {
   return order.map((b) => table[b]);
 }
 
+let warmedUp = false;
+const WARMUP_TEXTS = [
+  "PA and LATERAL: No acute process. It's 3.5cm (x2); they're <|startoftext|> ok <|endoftext|> 'x",
+  'heart &amp; lungs: normal. 1. clear 2. no effusion',
+  'Größe 3,5 cm – kein Erguss; naïve “quotes”',
+  'plain lower case text, with digits 123 and symbols -- / ?',
+];
 const MAX_ID = 1 << 24; // sanity bound on token ids (the decoder is an array)
 const CACHE_LIMIT = 1 << 20;
 
@@ -86,6 +93,35 @@ function startsWithFolded(text: string, i: number, lit: string): boolean {
   return true;
 }
 
+/** End of the ASCII pre-token that starts at i (text[i] is not white space). */
+function asciiTokenEnd(text: string, i: number, len: number): number {
+  const cls = ASCII_CLASS[text.charCodeAt(i)];
+  let j = i + 1;
+  if (cls === 1) {
+    while (j < len && ASCII_CLASS[text.charCodeAt(j)] === 1) j++;
+    return j;
+  }
+  if (cls === 2) return j;
+  const c = text.charCodeAt(i);
+  if (c === 0x3c || c === 0x27) {
+    const special = specialOrContractionEnd(text, i, c);
+    if (special) return special;
+  }
+  while (j < len && ASCII_CLASS[text.charCodeAt(j)] === 3) j++;
+  return j;
+}
+
+/** End of `<|startoftext|>`, `<|endoftext|>` or a contraction at i, or 0. */
+function specialOrContractionEnd(text: string, i: number, c: number): number {
+  if (c === 0x3c) {
+    if (startsWithFolded(text, i, START_OF_TEXT)) return i + START_OF_TEXT.length;
+    if (startsWithFolded(text, i, END_OF_TEXT)) return i + END_OF_TEXT.length;
+    return 0;
+  }
+  const cl = contractionLength(text, i);
+  return cl ? i + cl : 0;
+}
+
 /** Length of a contraction (`'s`, `'t`, `'re`, `'ve`, `'m`, `'ll`, `'d`) starting at `i` (an apostrophe), or 0. */
 function contractionLength(t: string, i: number): number {
   const a = t.charCodeAt(i + 1) | 0x20;
@@ -112,45 +148,11 @@ export function pretokenize(text: string): string[] {
   const n = text.length;
   let i = 0;
   while (i < n) {
-    const c = text.charCodeAt(i);
-    const cls = ASCII_CLASS[c];
-    if (cls === 0) {
+    if (ASCII_CLASS[text.charCodeAt(i)] === 0) {
       i++;
       continue;
     }
-    if (cls === 1) {
-      let j = i + 1;
-      while (j < n && ASCII_CLASS[text.charCodeAt(j)] === 1) j++;
-      out.push(text.slice(i, j));
-      i = j;
-      continue;
-    }
-    if (cls === 2) {
-      out.push(text[i]);
-      i++;
-      continue;
-    }
-    if (c === 0x3c /* < */) {
-      if (text.startsWith(START_OF_TEXT, i)) {
-        out.push(START_OF_TEXT);
-        i += START_OF_TEXT.length;
-        continue;
-      }
-      if (text.startsWith(END_OF_TEXT, i)) {
-        out.push(END_OF_TEXT);
-        i += END_OF_TEXT.length;
-        continue;
-      }
-    } else if (c === 0x27 /* ' */) {
-      const len = contractionLength(text, i);
-      if (len) {
-        out.push(text.slice(i, i + len));
-        i += len;
-        continue;
-      }
-    }
-    let j = i + 1;
-    while (j < n && ASCII_CLASS[text.charCodeAt(j)] === 3) j++;
+    const j = asciiTokenEnd(text, i, n);
     out.push(text.slice(i, j));
     i = j;
   }
@@ -185,6 +187,7 @@ export class ClipTokenizer {
   private readonly byteEowIds = new Int32Array(256);
   private readonly cache = new TokenCache<Int32Array>(CACHE_LIMIT);
   private scratch = new Int32Array(1024);
+  private bpeBuf = new Int32Array(64);
 
   private constructor(src: ClipTokenizerSource) {
     this.origin = src.origin ?? 'vocabulary';
@@ -230,8 +233,14 @@ export class ClipTokenizer {
       this.ranks.setIfAbsent(ia, ib, rank, im);
     });
     this.mergeCount = src.merges.length;
-    this.cache.set(START_OF_TEXT, Int32Array.of(sot));
-    this.cache.set(END_OF_TEXT, Int32Array.of(eot));
+    this.clearCache();
+    if (!warmedUp) {
+      // Give the JIT type feedback for every branch before it optimizes the hot functions, so they
+      // are not deoptimized and recompiled when a rare branch first runs (once per process).
+      warmedUp = true;
+      for (let k = 0; k < 4; k++) for (const t of WARMUP_TEXTS) this.encodeToScratch(t);
+      this.clearCache();
+    }
   }
 
   /** Build from an in-memory vocabulary and merge list. */
@@ -366,47 +375,18 @@ export class ClipTokenizer {
 
   /** The scanner of `pretokenize` over ASCII text, feeding the cache straight from text ranges. */
   private scanAscii(text: string, fold: boolean): number {
-    const cache = this.cache;
     const len = text.length;
     let n = 0;
     let i = 0;
     while (i < len) {
-      const c = text.charCodeAt(i);
-      const cls = ASCII_CLASS[c];
-      let j: number;
-      if (cls === 0) {
+      if (ASCII_CLASS[text.charCodeAt(i)] === 0) {
         i++;
         continue;
-      } else if (cls === 1) {
-        j = i + 1;
-        while (j < len && ASCII_CLASS[text.charCodeAt(j)] === 1) j++;
-      } else if (cls === 2) {
-        j = i + 1;
-      } else {
-        j = 0;
-        if (c === 0x3c) {
-          if (startsWithFolded(text, i, START_OF_TEXT)) j = i + START_OF_TEXT.length;
-          else if (startsWithFolded(text, i, END_OF_TEXT)) j = i + END_OF_TEXT.length;
-        } else if (c === 0x27) {
-          const cl = contractionLength(text, i);
-          if (cl) j = i + cl;
-        }
-        if (j === 0) {
-          j = i + 1;
-          while (j < len && ASCII_CLASS[text.charCodeAt(j)] === 3) j++;
-        }
       }
-      let ids = cache.getRange(text, i, j, fold);
-      if (ids === undefined) {
-        const tok = text.slice(i, j);
-        ids = this.bpeAndCache(fold ? tok.toLowerCase() : tok);
-      }
-      // push, inlined
-      const need = n + ids.length;
-      if (need > this.scratch.length) this.growScratch(need, n);
-      const s = this.scratch;
-      for (let k = 0; k < ids.length; k++) s[n + k] = ids[k];
-      n = need;
+      const j = asciiTokenEnd(text, i, len);
+      let ids = this.cache.getRange(text, i, j, fold);
+      if (ids === undefined) ids = this.bpeAndCache(fold ? text.slice(i, j).toLowerCase() : text.slice(i, j));
+      n = this.push(n, ids);
       i = j;
     }
     return n;
@@ -419,50 +399,60 @@ export class ClipTokenizer {
   }
 
   private bpeAndCache(tok: string): Int32Array {
-    const ids = Int32Array.from(this.bpe(tok));
+    const ids = this.bpe(tok);
     if (this.cache.size >= CACHE_LIMIT) this.clearCache();
     this.cache.set(tok, ids);
     return ids;
   }
 
-  /** Byte-level BPE of one pre-token, as ids. */
-  private bpe(tok: string): number[] {
+  /** Byte-level BPE of one pre-token, as ids (merging in place; the pair-table probe inlined). */
+  private bpe(tok: string): Int32Array {
     const bytes = NON_ASCII_RE.test(tok) ? Buffer.from(tok, 'utf8') : asciiCodes(tok);
     const n = bytes.length;
-    if (n === 0) return [];
-    let word: number[] = [];
-    for (let i = 0; i < n - 1; i++) word.push(this.byteIds[bytes[i]]);
-    word.push(this.byteEowIds[bytes[n - 1]]);
-    const ranks = this.ranks;
-    while (word.length > 1) {
+    if (n === 0) return new Int32Array(0);
+    if (this.bpeBuf.length < n) this.bpeBuf = new Int32Array(n * 2);
+    const sym = this.bpeBuf;
+    for (let i = 0; i < n - 1; i++) sym[i] = this.byteIds[bytes[i]];
+    sym[n - 1] = this.byteEowIds[bytes[n - 1]];
+    const { keyA, keyB, rank, merged, mask } = this.ranks;
+    let len = n;
+    while (len > 1) {
       let best = 0x7fffffff;
       let first = -1;
       let second = -1;
-      let merged = -1;
-      for (let i = 0; i < word.length - 1; i++) {
-        const slot = ranks.find(word[i], word[i + 1]);
-        if (slot >= 0 && ranks.rankAt(slot) < best) {
-          best = ranks.rankAt(slot);
-          first = word[i];
-          second = word[i + 1];
-          merged = ranks.mergedAt(slot);
+      let m = -1;
+      for (let i = 0; i < len - 1; i++) {
+        const a = sym[i];
+        const b = sym[i + 1];
+        let s = pairSlot(a, b) & mask;
+        for (;;) {
+          const ka = keyA[s];
+          if (ka === -1) break;
+          if (ka === a && keyB[s] === b) {
+            if (rank[s] < best) {
+              best = rank[s];
+              first = a;
+              second = b;
+              m = merged[s];
+            }
+            break;
+          }
+          s = (s + 1) & mask;
         }
       }
-      if (merged < 0) break;
-      const next: number[] = [];
-      let i = 0;
-      while (i < word.length) {
-        if (word[i] === first && i < word.length - 1 && word[i + 1] === second) {
-          next.push(merged);
-          i += 2;
+      if (m < 0) break;
+      let w = 0;
+      for (let r = 0; r < len; ) {
+        if (r + 1 < len && sym[r] === first && sym[r + 1] === second) {
+          sym[w++] = m;
+          r += 2;
         } else {
-          next.push(word[i]);
-          i++;
+          sym[w++] = sym[r++];
         }
       }
-      word = next;
+      len = w;
     }
-    return word;
+    return sym.slice(0, len);
   }
 }
 
