@@ -166,6 +166,8 @@ export interface ClipTokenizerSource {
   merges: Array<[string, string]>;
   /** Where it was read from (for messages). */
   origin?: string;
+  /** Optional [id(a), id(b), id(a+b)] per merge, when the reader already knows them. */
+  pairIds?: Int32Array;
 }
 
 /** CLIP BPE tokenizer (see the file comment). Construct with `fromFile` or `fromVocab`. */
@@ -223,15 +225,20 @@ export class ClipTokenizer {
     this.endId = eot;
 
     this.ranks = new PairTable(src.merges.length);
-    src.merges.forEach(([a, b], rank) => {
-      const ia = src.vocab.get(a);
-      const ib = src.vocab.get(b);
-      const im = src.vocab.get(a + b);
-      if (ia === undefined || ib === undefined || im === undefined) {
-        throw xtError('XT_INVALID', `${this.origin}: merge ${rank + 1} "${a} ${b}" uses a token missing from the vocabulary`);
-      }
-      this.ranks.setIfAbsent(ia, ib, rank, im);
-    });
+    const pre = src.pairIds;
+    if (pre && pre.length === src.merges.length * 3) {
+      for (let rank = 0, k = 0; rank < src.merges.length; rank++, k += 3) this.ranks.setIfAbsent(pre[k], pre[k + 1], rank, pre[k + 2]);
+    } else {
+      src.merges.forEach(([a, b], rank) => {
+        const ia = src.vocab.get(a);
+        const ib = src.vocab.get(b);
+        const im = src.vocab.get(a + b);
+        if (ia === undefined || ib === undefined || im === undefined) {
+          throw xtError('XT_INVALID', `${this.origin}: merge ${rank + 1} "${a} ${b}" uses a token missing from the vocabulary`);
+        }
+        this.ranks.setIfAbsent(ia, ib, rank, im);
+      });
+    }
     this.mergeCount = src.merges.length;
     this.clearCache();
     if (!warmedUp) {
@@ -519,16 +526,29 @@ export function readOpenAiMerges(p: string, maxMerges = OPENAI_MERGE_COUNT): Cli
   if (merges.length === 0) throw xtError('XT_INVALID', `${p}: no merges found (expected OpenAI's bpe merges format)`);
   const vocab = new Map<string, number>();
   let id = 0;
-  const add = (t: string): void => {
-    vocab.set(t, id++);
-  };
   const syms = byteSymbolsInVocabOrder();
-  for (const s of syms) add(s);
-  for (const s of syms) add(s + END_OF_WORD);
-  for (const [a, b] of merges) add(a + b);
-  add(START_OF_TEXT);
-  add(END_OF_TEXT);
-  return { vocab, merges, origin: p };
+  for (const s of syms) vocab.set(s, id++);
+  for (const s of syms) vocab.set(s + END_OF_WORD, id++);
+  // Ids of each merge's parts and result, found while the vocabulary is built (valid when no merge
+  // repeats an earlier token: then every lookup already sees the final ids).
+  const pairIds = new Int32Array(merges.length * 3);
+  let exact = true;
+  for (let k = 0; k < merges.length; k++) {
+    const [a, b] = merges[k];
+    const ia = vocab.get(a);
+    const ib = vocab.get(b);
+    if (ia === undefined || ib === undefined) exact = false;
+    pairIds[3 * k] = ia ?? -1;
+    pairIds[3 * k + 1] = ib ?? -1;
+    pairIds[3 * k + 2] = id;
+    const before = vocab.size;
+    vocab.set(a + b, id++);
+    if (vocab.size === before) exact = false;
+  }
+  vocab.set(START_OF_TEXT, id++);
+  vocab.set(END_OF_TEXT, id++);
+  if (vocab.size !== id) exact = false;
+  return { vocab, merges, origin: p, pairIds: exact ? pairIds : undefined };
 }
 
 function parseJson(p: string): unknown {
