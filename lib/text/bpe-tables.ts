@@ -1,7 +1,7 @@
 /**
  * Hash tables behind the tokenizer's hot loop: a pair table (two ids → merge rank and merged id) and
- * a per-word cache that is looked up straight from a range of the input text (folding ASCII upper
- * case on the fly), so that a cached word costs no string allocation.
+ * a per-word cache that is looked up straight from a range of the input text, so that a cached word
+ * costs no string allocation.
  */
 
 /** Home slot hash of the pair (a, b) (mask it with the table's `mask`). */
@@ -82,20 +82,16 @@ export class PairTable {
   }
 }
 
-/** FNV-1a over UTF-16 code units, folding ASCII A–Z to a–z when `fold`. */
-function hashRange(s: string, start: number, end: number, fold: boolean): number {
+/** FNV-1a over UTF-16 code units. */
+function hashRange(s: string, start: number, end: number): number {
   let h = 0x811c9dc5;
-  for (let i = start; i < end; i++) {
-    let c = s.charCodeAt(i);
-    if (fold && c >= 65 && c <= 90) c += 32;
-    h = Math.imul(h ^ c, 0x01000193);
-  }
+  for (let i = start; i < end; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
   return h | 0;
 }
 
 /**
- * Word → ids cache. Keys are the (lower-cased) pre-token strings; lookups take a range of a text
- * and compare in place. Cleared when it reaches `limit` entries.
+ * Word → ids cache. Keys are the pre-token strings; lookups take a range of a text and compare in
+ * place. Cleared when it reaches `limit` entries.
  */
 export class TokenCache<V> {
   private mask: number;
@@ -114,9 +110,9 @@ export class TokenCache<V> {
     this.vals = new Array(initial).fill(undefined);
   }
 
-  /** Value cached for text[start, end) (ASCII-lower-cased when `fold`), or undefined. */
-  getRange(text: string, start: number, end: number, fold: boolean): V | undefined {
-    const h = hashRange(text, start, end, fold);
+  /** Value cached for text[start, end), or undefined. */
+  getRange(text: string, start: number, end: number): V | undefined {
+    const h = hashRange(text, start, end);
     const len = end - start;
     let i = h & this.mask;
     for (;;) {
@@ -124,15 +120,7 @@ export class TokenCache<V> {
       if (k === undefined) return undefined;
       if (this.hashes[i] === h && k.length === len) {
         let j = 0;
-        if (fold) {
-          for (; j < len; j++) {
-            let c = text.charCodeAt(start + j);
-            if (c >= 65 && c <= 90) c += 32;
-            if (c !== k.charCodeAt(j)) break;
-          }
-        } else {
-          for (; j < len; j++) if (text.charCodeAt(start + j) !== k.charCodeAt(j)) break;
-        }
+        while (j < len && text.charCodeAt(start + j) === k.charCodeAt(j)) j++;
         if (j === len) return this.vals[i];
       }
       i = (i + 1) & this.mask;
@@ -140,14 +128,14 @@ export class TokenCache<V> {
   }
 
   get(key: string): V | undefined {
-    return this.getRange(key, 0, key.length, false);
+    return this.getRange(key, 0, key.length);
   }
 
-  /** Store `key` (already lower-cased) → value. */
+  /** Store `key` → value. */
   set(key: string, value: V): void {
     if (this.size >= this.limit) this.clear();
     if ((this.size + 1) * 2 > this.mask + 1) this.grow();
-    const h = hashRange(key, 0, key.length, false);
+    const h = hashRange(key, 0, key.length);
     let i = h & this.mask;
     for (;;) {
       const k = this.keys[i];

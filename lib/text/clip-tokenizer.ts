@@ -368,9 +368,9 @@ export class ClipTokenizer {
   private encodeToScratch(text: string): number {
     // Printable ASCII without '&' is left as is by ftfy and html.unescape; whitespace only separates
     // pre-tokens, so such text is scanned directly, lower-casing on the fly.
-    if (!needsFix(text)) return this.scanAscii(text, true);
+    if (!needsFix(text)) return this.scanAscii(text.toLowerCase());
     const norm = basicCleanUnstripped(text).toLowerCase();
-    if (!NON_ASCII_RE.test(norm)) return this.scanAscii(norm, false);
+    if (!NON_ASCII_RE.test(norm)) return this.scanAscii(norm);
     let n = 0;
     for (const tok of pretokenizeRegex(norm)) {
       let ids = this.cache.get(tok);
@@ -381,7 +381,7 @@ export class ClipTokenizer {
   }
 
   /** The scanner of `pretokenize` over ASCII text, feeding the cache straight from text ranges. */
-  private scanAscii(text: string, fold: boolean): number {
+  private scanAscii(text: string): number {
     const len = text.length;
     let n = 0;
     let i = 0;
@@ -391,8 +391,8 @@ export class ClipTokenizer {
         continue;
       }
       const j = asciiTokenEnd(text, i, len);
-      let ids = this.cache.getRange(text, i, j, fold);
-      if (ids === undefined) ids = this.bpeAndCache(fold ? text.slice(i, j).toLowerCase() : text.slice(i, j));
+      let ids = this.cache.getRange(text, i, j);
+      if (ids === undefined) ids = this.bpeAndCache(text.slice(i, j));
       n = this.push(n, ids);
       i = j;
     }
