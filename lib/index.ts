@@ -7,3 +7,10 @@ export { setThreads } from './runtime/threads';
 export * from './data';
 export * from './eval';
 export * from './text';
+export { contrastiveLoss, groupIdsFromTexts } from './loss';
+export type { ContrastiveLossOptions, ContrastiveLossResult } from './loss';
+export type { LossImpl, LossDevice, LossComputeDtype, LossBenchResult } from './native';
+export {
+  readSafetensors, readSafetensorsSync, parseSafetensors, serializeSafetensors, writeSafetensors, SafetensorsFile,
+} from './io/safetensors';
+export type { SafetensorsDtype, SafeTensor, SafeTensorInput, SafetensorsEntry } from './io/safetensors';

@@ -255,8 +255,75 @@ export interface ClipNative {
   inspectWeights(path: string): Promise<WeightsInfo>;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Relaxed contrastive loss (binding/loss/, wrapped by lib/loss.ts)
+// ---------------------------------------------------------------------------------------------
+export type LossImpl = 'fused' | 'reference';
+export type LossDevice = 'cpu' | 'cuda';
+export type LossComputeDtype = 'float32' | 'float64' | 'float16' | 'bfloat16';
+
+export interface LossNativeOptions {
+  /** log-space logit scale (before the exp; capped at 4.6052). */
+  logitScale: number;
+  /** positive-pair clip in [-1, 1] (default 1: plain CLIP). */
+  positiveClip?: number;
+  /** one group id per sample; same id = positive pair. */
+  groups?: Int32Array | null;
+  impl?: LossImpl;
+  device?: LossDevice;
+  /** compute dtype (default: the input's); float16/bfloat16 on CUDA. */
+  dtype?: LossComputeDtype;
+}
+
+export interface LossNativeResult {
+  loss: number;
+  gradImage: Float32Array | Float64Array;
+  gradText: Float32Array | Float64Array;
+  gradLogitScale: number;
+}
+
+export interface LossBenchOptions {
+  B?: number;
+  D?: number;
+  iters?: number;
+  warmup?: number;
+  impl?: LossImpl;
+  device?: LossDevice;
+  dtype?: LossComputeDtype;
+  positiveClip?: number;
+  logitScale?: number;
+  /** > 1: group ids floor(i / groupSize) (multi-positive targets). */
+  groupSize?: number;
+}
+
+export interface LossBenchResult {
+  /** forward + backward wall time of each timed iteration. */
+  ms: number[];
+  medianMs: number;
+  minMs: number;
+  loss: number;
+  /** peak of live CPU allocations during one forward + backward, inputs excluded (-1 on CUDA). */
+  peakExtraBytes: number;
+  cpuIsa: 'avx2' | 'generic';
+  impl: LossImpl;
+  B: number;
+  D: number;
+}
+
+export interface LossNative {
+  /** Loss and gradients for image/text [B, D]; XT_SHAPE / XT_INVALID for bad input. */
+  contrastiveLoss(image: Float32Array | Float64Array, text: Float32Array | Float64Array, B: number, D: number,
+    opts: LossNativeOptions): Promise<LossNativeResult>;
+  /** Times forward + backward on random correlated embeddings, natively (no JS copies). */
+  benchContrastiveLoss(opts: LossBenchOptions): Promise<LossBenchResult>;
+  /** Which CPU kernels the fused loss uses, and whether CUDA kernels are compiled in. */
+  lossInfo(): { cpuIsa: 'avx2' | 'generic'; cuda: boolean };
+  /** Tests: use the portable CPU kernels even where AVX2 is available (process-wide). */
+  lossForceGenericCpu(on: boolean): void;
+}
+
 /** Everything the addon exports. Each native concern adds its interface here. */
-export type NativeAddon = RuntimeNative & DistNative & ClipNative;
+export type NativeAddon = RuntimeNative & DistNative & ClipNative & LossNative;
 
 // ---------------------------------------------------------------------------------------------
 // Loader
