@@ -107,6 +107,10 @@ export interface DistInitOptions {
   glooInterface?: string;
   /** allGather first checks that every rank passes the same shape (default true). */
   checkShapes?: boolean;
+  /** false: the store already runs (torchrun's agent store) and rank 0 connects as a client too. */
+  hostStore?: boolean;
+  /** Key prefix inside the store (torchrun: "/worker/attempt_<restart count>"). */
+  storePrefix?: string;
 }
 
 export interface DistInfo {
@@ -169,6 +173,9 @@ export interface DistNative {
     /** Test hook: gradients c_i of parameters of `shapes` (`unused` get none), reduced. Not a stable API. */
     testReducer(options: { shapes: number[][]; coeffs: Float32Array; unused?: number[] } & DistReducerOptions):
       Promise<{ grads: (TensorResult | null)[]; stats: DistReducerStats }>;
+    /** Benchmark hook: time a collective natively (warm-up, then `iters`). */
+    benchCollective(options: { kind: 'allreduce' | 'allgather' | 'reducer'; bytes: number; iters?: number } & DistReducerOptions):
+      Promise<{ secondsPerIter: number; iters: number; bytes: number; buckets: number }>;
   };
 }
 

@@ -232,7 +232,7 @@ void Init(const InitOptions& o) {
   // 1. The store: rank 0 hosts it.
   c10d::TCPStoreOptions so;
   so.port = static_cast<std::uint16_t>(o.master_port);
-  so.isServer = o.rank == 0;
+  so.isServer = o.rank == 0 && o.host_store;
   so.numWorkers = static_cast<std::size_t>(o.world_size);
   so.waitWorkers = false;  // we wait ourselves, to name the ranks that are missing
   so.timeout = timeout;
@@ -241,7 +241,7 @@ void Init(const InitOptions& o) {
     store = c10::make_intrusive<c10d::TCPStore>(o.master_addr, so);
   } catch (const std::exception& e) {
     std::string msg = CleanWhat(e);
-    if (o.rank == 0)
+    if (so.isServer)
       throw XtError(kIo, "dist.init: rank 0 of " + std::to_string(o.world_size) + " could not host the rendezvous on " +
                              where + ": " + msg + ". Is the port already in use? Choose another MASTER_PORT.");
     throw XtError(kIo, "dist.init: " + Who(o) + " could not reach the rendezvous at " + where + " within " +
@@ -249,11 +249,13 @@ void Init(const InitOptions& o) {
                            ". Check that rank 0 is running and that MASTER_ADDR/MASTER_PORT are the same on every "
                            "rank and reachable from this host.");
   }
-  g->store = store;
+  c10::intrusive_ptr<c10d::Store> base = store;
+  if (!o.store_prefix.empty()) base = c10::make_intrusive<c10d::PrefixStore>(o.store_prefix, store);
+  g->store = base;
 
   // 2. Everyone registers; wait for all, check agreement.
   try {
-    Rendezvous(*store, o, backend, where);
+    Rendezvous(*base, o, backend, where);
   } catch (const XtError&) {
     throw;
   } catch (const std::exception& e) {
@@ -263,7 +265,7 @@ void Init(const InitOptions& o) {
   }
 
   // 3. The process group.
-  auto prefix = c10::make_intrusive<c10d::PrefixStore>("xt/pg", store);
+  auto prefix = c10::make_intrusive<c10d::PrefixStore>("xt/pg", base);
   try {
     if (backend == "gloo") {
 #ifdef XT_WITH_GLOO

@@ -59,6 +59,11 @@ struct InitOptions {
   std::string gloo_interface;             // network interface for Gloo (else $GLOO_SOCKET_IFNAME, else
                                           // the local address that routes to master_addr)
   bool check_shapes = true;               // AllGather verifies equal shapes on every rank first
+  // torchrun's agent hosts the store itself and tells workers so (TORCHELASTIC_USE_AGENT_STORE=True):
+  // then every rank, rank 0 included, connects as a client, under store_prefix
+  // ("/worker/attempt_<TORCHELASTIC_RESTART_COUNT>", as torch.distributed does).
+  bool host_store = true;
+  std::string store_prefix;
 };
 
 struct Info {

@@ -5,7 +5,10 @@
 #include <napi.h>
 #include <torch/torch.h>
 
+#include <chrono>
 #include <cmath>
+#include <functional>
+#include <memory>
 
 #include "core/async.h"
 #include "core/errors.h"
@@ -88,6 +91,8 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
     opts.op_timeout_s = OptNumber(o, "opTimeoutSec", opts.op_timeout_s);
     opts.gloo_interface = OptString(o, "glooInterface", "");
     opts.check_shapes = OptBool(o, "checkShapes", true);
+    opts.host_store = OptBool(o, "hostStore", true);
+    opts.store_prefix = OptString(o, "storePrefix", "");
     return RunAsync<dist::Info>(
         env, "xt.dist.init",
         [opts]() {
@@ -318,6 +323,74 @@ Napi::Value TestReducer(const Napi::CallbackInfo& info) {
   });
 }
 
+struct BenchResult {
+  double seconds_per_iter;
+  int iters;
+  int64_t bytes;
+  int buckets;
+};
+
+// benchCollective({kind: 'allreduce'|'allgather'|'reducer', bytes, iters, bucketBytes}): time a
+// collective in native code (one warm-up, then `iters`, each followed by a barrier-free wait).
+//   allreduce: SUM of one fp32 tensor of `bytes`; allgather: this rank's fp32 rows of `bytes`;
+//   reducer: GradientReducer.Finish() over fp32 gradients totalling `bytes` (in 4 MB parameters).
+Napi::Value BenchCollective(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    Napi::Object o = ObjArg(info, 0, "dist.benchCollective");
+    std::string kind = OptString(o, "kind", "allreduce");
+    double bytes_d = OptNumber(o, "bytes", 25.0 * 1024 * 1024);
+    int iters = IntOpt(o, "iters", 5);
+    XT_CHECK(kind == "allreduce" || kind == "allgather" || kind == "reducer", kInvalid,
+             "benchCollective: kind must be allreduce, allgather or reducer");
+    XT_CHECK(bytes_d >= 4 && bytes_d <= 8.0 * 1024 * 1024 * 1024, kInvalid, "benchCollective: bytes in 4..8 GiB");
+    XT_CHECK(iters >= 1 && iters <= 10000, kInvalid, "benchCollective: iters in 1..10000");
+    auto ropts = ReducerOpts(o);
+    ropts.op = dist::ReduceOp::kSum;
+    int64_t numel = static_cast<int64_t>(bytes_d / 4);
+    return RunAsync<BenchResult>(
+        env, "xt.dist.benchCollective",
+        [=]() {
+          torch::NoGradGuard ng;
+          std::function<void()> once;
+          torch::Tensor buf;
+          std::vector<torch::Tensor> params;
+          std::unique_ptr<dist::GradientReducer> reducer;
+          if (kind == "allreduce") {
+            buf = torch::ones({numel}, torch::kFloat);
+            once = [&]() { dist::AllReduceInPlace(buf, dist::ReduceOp::kSum); };
+          } else if (kind == "allgather") {
+            int64_t cols = 512;
+            buf = torch::ones({std::max<int64_t>(1, numel / cols), cols}, torch::kFloat);
+            once = [&]() { dist::AllGather(buf); };
+          } else {
+            const int64_t chunk = 1 << 20;  // 4 MB parameters
+            for (int64_t left = numel; left > 0; left -= chunk) {
+              auto p = torch::zeros({std::min(chunk, left)}, torch::kFloat).set_requires_grad(true);
+              p.mutable_grad() = torch::ones_like(p);
+              params.push_back(p);
+            }
+            reducer = std::make_unique<dist::GradientReducer>(params, ropts);
+            once = [&]() { reducer->Finish(); };
+          }
+          once();  // warm-up
+          dist::Barrier();
+          auto t0 = std::chrono::steady_clock::now();
+          for (int i = 0; i < iters; ++i) once();
+          double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          return BenchResult{s / iters, iters, numel * 4, reducer ? reducer->NumBuckets() : 1};
+        },
+        [](Napi::Env env, BenchResult& r) -> Napi::Value {
+          Napi::Object res = Napi::Object::New(env);
+          res.Set("secondsPerIter", r.seconds_per_iter);
+          res.Set("iters", r.iters);
+          res.Set("bytes", static_cast<double>(r.bytes));
+          res.Set("buckets", r.buckets);
+          return res;
+        });
+  });
+}
+
 void InitDist(Napi::Env env, Napi::Object exports) {
   Napi::Object d = Napi::Object::New(env);
   d.Set("init", Napi::Function::New(env, Init, "init"));
@@ -329,6 +402,7 @@ void InitDist(Napi::Env env, Napi::Object exports) {
   d.Set("broadcast", Napi::Function::New(env, Broadcast, "broadcast"));
   d.Set("testContrastiveStep", Napi::Function::New(env, TestContrastiveStep, "testContrastiveStep"));
   d.Set("testReducer", Napi::Function::New(env, TestReducer, "testReducer"));
+  d.Set("benchCollective", Napi::Function::New(env, BenchCollective, "benchCollective"));
   exports.Set("dist", d);
 }
 

@@ -40,7 +40,7 @@ inline std::string CleanWhat(const std::exception& e) {
     auto cut = msg.find(marker);
     if (cut != std::string::npos) msg.resize(cut);
   }
-  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ' || msg.back() == '.')) msg.pop_back();
   return msg;
 }
 

@@ -27,6 +27,11 @@ export interface DistEnv {
   source: DistSource;
   /** Index of this node when the launcher says (GROUP_RANK, SLURM_NODEID). */
   nodeRank?: number;
+  /**
+   * Set under torchrun when its agent already hosts the TCPStore on MASTER_ADDR:MASTER_PORT
+   * (TORCHELASTIC_USE_AGENT_STORE=True): every rank connects as a client, under this key prefix.
+   */
+  agentStorePrefix?: string;
 }
 
 export const DEFAULT_MASTER_PORT = 29500;
@@ -164,6 +169,10 @@ function fromTorchrun(env: Env): DistEnv {
     source: kubeflow ? 'kubeflow' : 'torchrun',
   };
   if (present(env, 'GROUP_RANK')) out.nodeRank = envInt(env, 'GROUP_RANK', 0);
+  if ((env.TORCHELASTIC_USE_AGENT_STORE ?? '').trim() === 'True') {
+    const attempt = present(env, 'TORCHELASTIC_RESTART_COUNT') ? envInt(env, 'TORCHELASTIC_RESTART_COUNT', 0) : 0;
+    out.agentStorePrefix = `/worker/attempt_${attempt}`;
+  }
   return out;
 }
 

@@ -67,6 +67,7 @@ export async function initDistributed(opts: InitDistributedOptions = {}): Promis
     localWorldSize: env.localWorldSize,
     backend: opts.backend ?? 'auto',
     timeoutSec: opts.timeoutSec ?? distTimeoutSec(opts.env ?? process.env),
+    ...(env.agentStorePrefix !== undefined ? { hostStore: false, storePrefix: env.agentStorePrefix } : {}),
   });
   return { info, env };
 }

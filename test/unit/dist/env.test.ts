@@ -66,6 +66,15 @@ describe('dist env: torchrun / Kubeflow variables', () => {
     });
   });
 
+  it("torchrun's agent store: every rank is a client, keys under the restart attempt", () => {
+    const env = {
+      MASTER_ADDR: 'n0', MASTER_PORT: '29500', WORLD_SIZE: '8', RANK: '0', LOCAL_RANK: '0', LOCAL_WORLD_SIZE: '4',
+      TORCHELASTIC_USE_AGENT_STORE: 'True', TORCHELASTIC_RESTART_COUNT: '2',
+    };
+    assert.equal(readDistEnv(env).agentStorePrefix, '/worker/attempt_2');
+    assert.equal(readDistEnv({ ...env, TORCHELASTIC_USE_AGENT_STORE: 'False' }).agentStorePrefix, undefined);
+  });
+
   it('defaults MASTER_PORT to 29500', () => {
     assert.equal(readDistEnv({ MASTER_ADDR: 'h', WORLD_SIZE: '2', RANK: '1' }).masterPort, 29500);
   });
