@@ -1,5 +1,7 @@
 // The relaxed-loss CPU kernels compiled for AVX2+FMA with ATen's AVX2 Vectorized<float/double>
-// (what PyTorch's own CPU kernels use), chosen at run time only on CPUs that have AVX2 and FMA.
+// (what PyTorch's own CPU kernels use), chosen at run time only on CPUs that have AVX2, FMA and
+// BMI2. The target also enables F16C and BMI (every AVX2 CPU has them; newer ATen vector headers
+// use their intrinsics), as PyTorch's own AVX2 build flags do.
 //
 // How the ISA is confined to this code: the generic headers (standard library, c10, ATen's
 // scalar math) are included first, compiled for the baseline target; only ATen's vector headers
@@ -75,10 +77,10 @@
 #endif
 #define CPU_CAPABILITY_AVX2
 #if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,bmi,bmi2"))), apply_to = function)
 #else
 #pragma GCC push_options
-#pragma GCC target("avx2,fma")
+#pragma GCC target("avx2,fma,f16c,bmi,bmi2")
 #endif
 
 #include <ATen/cpu/vec/vec.h>
