@@ -1,0 +1,514 @@
+// The native training step: both encoders forward, the fused relaxed contrastive loss, backward,
+// gradient clipping and the AdamW step behind one async call (TrainSession.step). Optionally
+// data-parallel through binding/dist (global contrastive batch, bucketed gradient all-reduce).
+//
+// JS: new TrainSessionNative(clipModelNative, options)
+//   step(pixels, pixelShape, tokens, tokenShape, groups|null, lr) -> Promise<StepResult>
+//   evalLoss(pixels, pixelShape, tokens, tokenShape, groups|null) -> Promise<{loss}>
+//   saveOptimizer(path) / loadOptimizer(path) -> Promise<void>
+//   rngState() -> Uint8Array, setRngState(Uint8Array)
+#include <napi.h>
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <cmath>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "clip/clip_binding.h"
+#include "core/async.h"
+#include "core/errors.h"
+#include "core/registry.h"
+#include "core/tensor_io.h"
+#include "dist/dist.h"
+#include "loss/relaxed_loss.h"
+
+namespace xt {
+namespace train {
+namespace {
+
+constexpr double kMaxLogitScale = 4.605170185988092;  // ln(100)
+
+struct Options {
+  double lr = 1e-4;
+  double weight_decay = 0.2;
+  double beta1 = 0.9;
+  double beta2 = 0.98;
+  double eps = 1e-6;
+  double positive_clip = 1.0;
+  bool multi_positive = false;
+  double grad_clip = 0;  // 0 = off
+  int accum_steps = 1;
+  bool lock_image = false;
+  bool lock_text = false;
+  bool skip_nonfinite = false;
+  std::string precision = "fp32";  // fp32 | bf16 | fp16 (autocast; fp16 with dynamic loss scaling)
+};
+
+// Parameters that get no weight decay: biases, norms, embeddings, the logit scale (open_clip's rule
+// plus embeddings, which CLIP's positional/class/token embeddings are).
+bool NoDecay(const std::string& name, const torch::Tensor& p) {
+  if (p.dim() < 2) return true;
+  return name.find("embedding") != std::string::npos || name.find("ln_") != std::string::npos ||
+         name.find("bias") != std::string::npos || name == "logit_scale";
+}
+
+bool IsImageTower(const std::string& name) { return name.rfind("visual.", 0) == 0; }
+bool IsTextTower(const std::string& name) { return !IsImageTower(name) && name != "logit_scale"; }
+
+struct StepResult {
+  double loss = 0;
+  double grad_norm = 0;
+  double logit_scale = 0;
+  bool skipped = false;
+  double loss_scale = 1;
+  int64_t batch = 0;
+};
+
+struct Session {
+  clip::StatePtr model;
+  Options opt;
+  std::vector<torch::Tensor> params;  // trainable, in model order
+  std::vector<std::string> names;
+  std::unique_ptr<torch::optim::AdamW> optimizer;
+  std::unique_ptr<dist::GradientReducer> reducer;
+  double loss_scale = 65536.0;  // fp16 only
+  int good_steps = 0;
+  std::mutex mu;
+};
+using SessionPtr = std::shared_ptr<Session>;
+
+void Setup(Session& s) {
+  clip::WithModel(s.model, [&](clip::ClipModel& m) {
+    std::vector<torch::Tensor> decay, no_decay;
+    for (auto& kv : m->named_parameters()) {
+      const std::string& name = kv.key();
+      torch::Tensor p = kv.value();
+      bool locked = (s.opt.lock_image && IsImageTower(name)) || (s.opt.lock_text && IsTextTower(name));
+      p.set_requires_grad(!locked);
+      if (locked) continue;
+      s.params.push_back(p);
+      s.names.push_back(name);
+      (NoDecay(name, p) ? no_decay : decay).push_back(p);
+    }
+    XT_CHECK(!s.params.empty(), kInvalid, "train: every parameter is locked (both --lock-image and --lock-text)");
+    auto base = torch::optim::AdamWOptions(s.opt.lr)
+                    .betas(std::make_tuple(s.opt.beta1, s.opt.beta2))
+                    .eps(s.opt.eps)
+                    .weight_decay(s.opt.weight_decay);
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    if (!decay.empty()) groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(base));
+    auto nd = base;
+    nd.weight_decay(0.0);
+    if (!no_decay.empty()) groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(nd));
+    s.optimizer = std::make_unique<torch::optim::AdamW>(groups, base);
+    if (dist::Current().world_size > 1) {
+      // identical starting weights on every rank, then the gradient reducer
+      std::vector<torch::Tensor> all;
+      for (auto& kv : m->named_parameters()) all.push_back(kv.value());
+      dist::Broadcast(all, 0);
+      s.reducer = std::make_unique<dist::GradientReducer>(s.params);
+    }
+    return 0;
+  });
+}
+
+void SetLr(torch::optim::AdamW& o, double lr) {
+  for (auto& g : o.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+}
+
+// Autocast around the forward pass (bf16/fp16), per device type, across LibTorch 1.13 and 2.x.
+struct AutocastScope {
+  bool on = false;
+  bool cuda = false;
+  AutocastScope(const std::string& precision, const at::Device& dev) {
+    if (precision == "fp32") return;
+    at::ScalarType dt = precision == "fp16" ? at::kHalf : at::kBFloat16;
+    on = true;
+    cuda = dev.is_cuda();
+#if TORCH_VERSION_MAJOR >= 2 && TORCH_VERSION_MINOR >= 4
+    at::autocast::set_autocast_dtype(cuda ? at::kCUDA : at::kCPU, dt);
+    at::autocast::set_autocast_enabled(cuda ? at::kCUDA : at::kCPU, true);
+#else
+    if (cuda) {
+      at::autocast::set_autocast_gpu_dtype(dt);
+      at::autocast::set_enabled(true);
+    } else {
+      at::autocast::set_autocast_cpu_dtype(dt);
+      at::autocast::set_cpu_enabled(true);
+    }
+#endif
+  }
+  ~AutocastScope() {
+    if (!on) return;
+#if TORCH_VERSION_MAJOR >= 2 && TORCH_VERSION_MINOR >= 4
+    at::autocast::set_autocast_enabled(cuda ? at::kCUDA : at::kCPU, false);
+#else
+    if (cuda) at::autocast::set_enabled(false);
+    else at::autocast::set_cpu_enabled(false);
+#endif
+    at::autocast::clear_cache();
+  }
+};
+
+struct BatchInput {
+  torch::Tensor pixels;  // [B, 3, H, W] float32 (CPU)
+  torch::Tensor tokens;  // [B, L] int64 (CPU)
+  c10::optional<torch::Tensor> groups;
+};
+
+BatchInput ReadBatch(const Napi::CallbackInfo& info, bool use_groups) {
+  BatchInput b;
+  b.pixels = TensorFromTypedArray(info[0], ShapeArg(info[1], "pixelShape"), "pixels");
+  XT_CHECK(b.pixels.dim() == 4 && b.pixels.size(1) == 3, kShape, "pixels: expected shape [B, 3, H, W]");
+  XT_CHECK(b.pixels.scalar_type() == torch::kFloat32, kInvalid, "pixels: expected a Float32Array");
+  b.tokens = TensorFromTypedArray(info[2], ShapeArg(info[3], "tokenShape"), "tokens");
+  XT_CHECK(b.tokens.dim() == 2, kShape, "tokens: expected shape [B, L]");
+  XT_CHECK(b.tokens.scalar_type() == torch::kInt32, kInvalid, "tokens: expected an Int32Array");
+  XT_CHECK(b.tokens.size(0) == b.pixels.size(0), kShape,
+           "tokens: batch " + std::to_string(b.tokens.size(0)) + " does not match pixels batch " +
+               std::to_string(b.pixels.size(0)));
+  XT_CHECK(b.pixels.size(0) > 0, kShape, "batch is empty");
+  b.tokens = b.tokens.to(torch::kInt64);
+  if (use_groups && info.Length() > 4 && !info[4].IsNull() && !info[4].IsUndefined()) {
+    auto g = TensorFromTypedArray(info[4], {b.pixels.size(0)}, "groups");
+    XT_CHECK(g.scalar_type() == torch::kInt32, kInvalid, "groups: expected an Int32Array");
+    b.groups = g.to(torch::kInt64);
+  }
+  return b;
+}
+
+// One micro-batch forward: embeddings (gathered over ranks when data-parallel) and the loss.
+torch::Tensor ForwardLoss(clip::ClipModel& m, const Session& s, const torch::Tensor& px, const torch::Tensor& ids,
+                          const c10::optional<torch::Tensor>& groups, const at::Device& dev) {
+  torch::Tensor img, txt;
+  {
+    AutocastScope ac(s.opt.precision, dev);
+    img = m->encode_image(px);
+    txt = m->encode_text(ids);
+  }
+  if (img.scalar_type() != at::kFloat && !dev.is_cuda()) img = img.to(at::kFloat);
+  if (txt.scalar_type() != at::kFloat && !dev.is_cuda()) txt = txt.to(at::kFloat);
+  c10::optional<torch::Tensor> g = groups;
+  if (dist::Current().world_size > 1) {
+    img = dist::AllGatherWithGrad(img);
+    txt = dist::AllGatherWithGrad(txt);
+    if (g) g = dist::AllGather(*g);
+  }
+  if (g && g->device() != img.device()) g = g->to(img.device());
+  return relaxed_contrastive_loss(img, txt, m->logit_scale, s.opt.positive_clip, g);
+}
+
+bool AllFinite(const std::vector<torch::Tensor>& ts) {
+  for (const auto& t : ts)
+    if (t.grad().defined() && !torch::isfinite(t.grad()).all().item<bool>()) return false;
+  return true;
+}
+
+StepResult Step(Session& s, BatchInput b, double lr) {
+  std::lock_guard<std::mutex> lock(s.mu);
+  return clip::WithModel(s.model, [&](clip::ClipModel& m) {
+    StepResult r;
+    const at::Device dev = s.model->device;
+    const bool cuda = dev.is_cuda();
+    m->train();
+    s.optimizer->zero_grad();
+    SetLr(*s.optimizer, lr);
+    const int64_t B = b.pixels.size(0);
+    const int accum = std::max<int64_t>(1, std::min<int64_t>(s.opt.accum_steps, B));
+    r.batch = B;
+    auto px_all = cuda ? b.pixels.pin_memory().to(dev, s.model->dtype, /*non_blocking=*/true) : b.pixels.to(s.model->dtype);
+    auto ids_all = cuda ? b.tokens.pin_memory().to(dev, /*non_blocking=*/true) : b.tokens;
+    const bool fp16 = s.opt.precision == "fp16";
+    double total = 0;
+    bool finite = true;
+    for (int k = 0; k < accum; ++k) {
+      int64_t lo = B * k / accum, hi = B * (k + 1) / accum;
+      auto px = px_all.slice(0, lo, hi);
+      auto ids = ids_all.slice(0, lo, hi);
+      c10::optional<torch::Tensor> g;
+      if (b.groups) g = b.groups->slice(0, lo, hi);
+      torch::Tensor loss = ForwardLoss(m, s, px, ids, g, dev);
+      double lv = loss.item<double>();  // one host sync per micro-batch (the JS side logs every step)
+      if (!std::isfinite(lv)) finite = false;
+      total += lv / accum;
+      torch::Tensor scaled = loss / static_cast<double>(accum);
+      if (fp16) scaled = scaled * s.loss_scale;
+      if (s.reducer && k == accum - 1) s.reducer->Prepare();
+      scaled.backward();
+    }
+    if (s.reducer) s.reducer->Finish();
+    r.loss = total;
+    if (fp16) {
+      for (auto& p : s.params)
+        if (p.grad().defined()) p.mutable_grad().div_(s.loss_scale);
+    }
+    if (finite) finite = AllFinite(s.params);
+    if (!finite) {
+      if (fp16) {  // dynamic loss scaling: back off and skip
+        s.loss_scale = std::max(1.0, s.loss_scale / 2);
+        s.good_steps = 0;
+        r.skipped = true;
+      } else if (s.opt.skip_nonfinite) {
+        r.skipped = true;
+      } else {
+        throw XtError("XT_NONFINITE", "train: non-finite loss or gradient (loss = " + std::to_string(total) +
+                                          "); lower the learning rate, or pass --skip-nonfinite to skip such steps");
+      }
+      s.optimizer->zero_grad();
+    } else {
+      if (s.opt.grad_clip > 0) {
+        r.grad_norm = torch::nn::utils::clip_grad_norm_(s.params, s.opt.grad_clip);
+      } else {
+        double sq = 0;
+        for (auto& p : s.params)
+          if (p.grad().defined()) sq += p.grad().pow(2).sum().item<double>();
+        r.grad_norm = std::sqrt(sq);
+      }
+      s.optimizer->step();
+      if (fp16 && ++s.good_steps >= 2000) {
+        s.loss_scale *= 2;
+        s.good_steps = 0;
+      }
+    }
+    {
+      torch::NoGradGuard ng;
+      m->logit_scale.clamp_(0, kMaxLogitScale);  // CLIP keeps the temperature within [1, 100]
+    }
+    r.logit_scale = std::exp(m->logit_scale.item<double>());
+    s.model->logit_scale = r.logit_scale;
+    r.loss_scale = fp16 ? s.loss_scale : 1.0;
+    return r;
+  });
+}
+
+double EvalLoss(Session& s, BatchInput b) {
+  std::lock_guard<std::mutex> lock(s.mu);
+  return clip::WithModel(s.model, [&](clip::ClipModel& m) {
+    torch::NoGradGuard ng;
+    m->eval();
+    const at::Device dev = s.model->device;
+    auto px = b.pixels.to(dev, s.model->dtype);
+    auto ids = b.tokens.to(dev);
+    torch::Tensor img, txt;
+    {
+      AutocastScope ac(s.opt.precision, dev);
+      img = m->encode_image(px);
+      txt = m->encode_text(ids);
+    }
+    img = img.to(at::kFloat);
+    txt = txt.to(at::kFloat);
+    c10::optional<torch::Tensor> g = b.groups;
+    if (g) g = g->to(dev);
+    return relaxed_contrastive_loss(img, txt, m->logit_scale.to(at::kFloat), s.opt.positive_clip, g).item<double>();
+  });
+}
+
+Napi::Object StepToJs(Napi::Env env, const StepResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("loss", r.loss);
+  o.Set("gradNorm", r.grad_norm);
+  o.Set("logitScale", r.logit_scale);
+  o.Set("skipped", r.skipped);
+  o.Set("lossScale", r.loss_scale);
+  o.Set("batch", static_cast<double>(r.batch));
+  return o;
+}
+
+class TrainSessionWrap : public Napi::ObjectWrap<TrainSessionWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "TrainSessionNative",
+                       {
+                           InstanceMethod<&TrainSessionWrap::StepJs>("step"),
+                           InstanceMethod<&TrainSessionWrap::EvalLossJs>("evalLoss"),
+                           InstanceMethod<&TrainSessionWrap::SaveOptimizer>("saveOptimizer"),
+                           InstanceMethod<&TrainSessionWrap::LoadOptimizer>("loadOptimizer"),
+                           InstanceMethod<&TrainSessionWrap::RngState>("rngState"),
+                           InstanceMethod<&TrainSessionWrap::SetRngState>("setRngState"),
+                           InstanceAccessor<&TrainSessionWrap::TrainableParameters>("trainableParameters"),
+                           InstanceAccessor<&TrainSessionWrap::NumTrainable>("numTrainable"),
+                       });
+  }
+
+  explicit TrainSessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainSessionWrap>(info) {
+    Napi::Env env = info.Env();
+    try {
+      XT_CHECK(info.Length() >= 1, kInvalid, "TrainSession(model, options): model is required");
+      s_ = std::make_shared<Session>();
+      s_->model = clip::UnwrapClipModel(info[0]);
+      Napi::Object o = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+      Options& op = s_->opt;
+      op.lr = OptNumber(o, "lr", op.lr);
+      op.weight_decay = OptNumber(o, "weightDecay", op.weight_decay);
+      op.beta1 = OptNumber(o, "beta1", op.beta1);
+      op.beta2 = OptNumber(o, "beta2", op.beta2);
+      op.eps = OptNumber(o, "eps", op.eps);
+      op.positive_clip = OptNumber(o, "positiveClip", op.positive_clip);
+      op.multi_positive = OptBool(o, "multiPositive", op.multi_positive);
+      op.grad_clip = OptNumber(o, "gradClip", op.grad_clip);
+      op.accum_steps = static_cast<int>(OptNumber(o, "accumSteps", op.accum_steps));
+      op.lock_image = OptBool(o, "lockImage", op.lock_image);
+      op.lock_text = OptBool(o, "lockText", op.lock_text);
+      op.skip_nonfinite = OptBool(o, "skipNonfinite", op.skip_nonfinite);
+      op.precision = OptString(o, "precision", op.precision);
+      XT_CHECK(op.lr > 0 && std::isfinite(op.lr), kInvalid, "train: lr must be a positive number");
+      XT_CHECK(op.weight_decay >= 0, kInvalid, "train: weightDecay must be >= 0");
+      XT_CHECK(op.beta1 >= 0 && op.beta1 < 1 && op.beta2 >= 0 && op.beta2 < 1, kInvalid, "train: betas must be in [0, 1)");
+      XT_CHECK(op.positive_clip >= -1 && op.positive_clip <= 1, kInvalid, "train: positiveClip must be in [-1, 1]");
+      XT_CHECK(op.accum_steps >= 1, kInvalid, "train: accumSteps must be >= 1");
+      XT_CHECK(op.grad_clip >= 0, kInvalid, "train: gradClip must be >= 0 (0 = off)");
+      XT_CHECK(op.precision == "fp32" || op.precision == "bf16" || op.precision == "fp16", kInvalid,
+               "train: precision must be fp32, bf16 or fp16");
+      XT_CHECK(op.precision != "fp16" || s_->model->device.is_cuda(), kInvalid,
+               "train: fp16 autocast needs a CUDA device (use fp32 or bf16 on the CPU)");
+      Setup(*s_);
+    } catch (const Napi::Error& e) {
+      throw;
+    } catch (...) {
+      throw MakeError(env, CurrentError());
+    }
+  }
+
+ private:
+  SessionPtr s_;
+
+  Napi::Value StepJs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return Guard(env, [&]() -> Napi::Value {
+      XT_CHECK(info.Length() >= 6 && info[5].IsNumber(), kInvalid,
+               "step(pixels, pixelShape, tokens, tokenShape, groups, lr): 6 arguments expected");
+      BatchInput b = ReadBatch(info, s_->opt.multi_positive);
+      double lr = info[5].As<Napi::Number>().DoubleValue();
+      XT_CHECK(lr >= 0 && std::isfinite(lr), kInvalid, "step: lr must be a finite number >= 0");
+      SessionPtr s = s_;
+      return RunAsync<StepResult>(
+          env, "xt.train.step", [s, b, lr]() { return Step(*s, b, lr); },
+          [](Napi::Env env, StepResult& r) -> Napi::Value { return StepToJs(env, r); });
+    });
+  }
+
+  Napi::Value EvalLossJs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return Guard(env, [&]() -> Napi::Value {
+      XT_CHECK(info.Length() >= 4, kInvalid, "evalLoss(pixels, pixelShape, tokens, tokenShape, groups?)");
+      BatchInput b = ReadBatch(info, s_->opt.multi_positive);
+      SessionPtr s = s_;
+      return RunAsync<double>(
+          env, "xt.train.evalLoss", [s, b]() { return EvalLoss(*s, b); },
+          [](Napi::Env env, double& l) -> Napi::Value {
+            Napi::Object o = Napi::Object::New(env);
+            o.Set("loss", l);
+            return o;
+          });
+    });
+  }
+
+  Napi::Value SaveOptimizer(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return Guard(env, [&]() -> Napi::Value {
+      XT_CHECK(info.Length() >= 1 && info[0].IsString(), kInvalid, "saveOptimizer(path): path must be a string");
+      std::string path = info[0].As<Napi::String>().Utf8Value();
+      SessionPtr s = s_;
+      return RunAsync<Empty>(
+          env, "xt.train.saveOptimizer",
+          [s, path]() {
+            std::lock_guard<std::mutex> lock(s->mu);
+            try {
+              torch::serialize::OutputArchive ar;
+              s->optimizer->save(ar);
+              ar.write("loss_scale", torch::tensor(s->loss_scale, torch::kFloat64));
+              ar.write("good_steps", torch::tensor(static_cast<int64_t>(s->good_steps)));
+              ar.save_to(path);
+            } catch (const XtError&) {
+              throw;
+            } catch (const std::exception& e) {
+              throw XtError(kIo, path + ": could not write the optimizer state (" + std::string(e.what()).substr(0, 200) + ")");
+            }
+            return Empty{};
+          },
+          [](Napi::Env env, Empty&) -> Napi::Value { return env.Undefined(); });
+    });
+  }
+
+  Napi::Value LoadOptimizer(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return Guard(env, [&]() -> Napi::Value {
+      XT_CHECK(info.Length() >= 1 && info[0].IsString(), kInvalid, "loadOptimizer(path): path must be a string");
+      std::string path = info[0].As<Napi::String>().Utf8Value();
+      SessionPtr s = s_;
+      return RunAsync<Empty>(
+          env, "xt.train.loadOptimizer",
+          [s, path]() {
+            std::lock_guard<std::mutex> lock(s->mu);
+            torch::serialize::InputArchive ar;
+            try {
+              ar.load_from(path);
+              s->optimizer->load(ar);
+            } catch (const std::exception& e) {
+              std::string m = e.what();
+              throw XtError(kIo, path + ": not a matching optimizer state (" + m.substr(0, m.find('\n')) + ")");
+            }
+            torch::Tensor ls, gs;
+            if (ar.try_read("loss_scale", ls)) s->loss_scale = ls.item<double>();
+            if (ar.try_read("good_steps", gs)) s->good_steps = static_cast<int>(gs.item<int64_t>());
+            return Empty{};
+          },
+          [](Napi::Env env, Empty&) -> Napi::Value { return env.Undefined(); });
+    });
+  }
+
+  // The CPU default generator's state (what LibTorch's random ops draw from).
+  Napi::Value RngState(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return Guard(env, [&]() -> Napi::Value {
+      auto gen = at::detail::getDefaultCPUGenerator();
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      torch::Tensor st = gen.get_state();
+      auto buf = Napi::Uint8Array::New(env, static_cast<size_t>(st.numel()));
+      std::memcpy(buf.Data(), st.data_ptr(), st.numel());
+      return buf;
+    });
+  }
+
+  Napi::Value SetRngState(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return Guard(env, [&]() -> Napi::Value {
+      XT_CHECK(info.Length() >= 1 && info[0].IsTypedArray(), kInvalid, "setRngState(state): a Uint8Array");
+      auto a = info[0].As<Napi::Uint8Array>();
+      torch::Tensor st = torch::empty({static_cast<int64_t>(a.ElementLength())}, torch::kUInt8);
+      std::memcpy(st.data_ptr(), a.Data(), a.ElementLength());
+      auto gen = at::detail::getDefaultCPUGenerator();
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      try {
+        gen.set_state(st);
+      } catch (const c10::Error& e) {
+        throw XtError(kInvalid, "setRngState: not a CPU generator state");
+      }
+      return env.Undefined();
+    });
+  }
+
+  Napi::Value TrainableParameters(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array a = Napi::Array::New(env, s_->names.size());
+    for (size_t i = 0; i < s_->names.size(); ++i) a.Set(i, s_->names[i]);
+    return a;
+  }
+
+  Napi::Value NumTrainable(const Napi::CallbackInfo& info) {
+    int64_t n = 0;
+    for (auto& p : s_->params) n += p.numel();
+    return Napi::Number::New(info.Env(), static_cast<double>(n));
+  }
+};
+
+void InitTrain(Napi::Env env, Napi::Object exports) { exports.Set("TrainSessionNative", TrainSessionWrap::Define(env)); }
+
+}  // namespace
+}  // namespace train
+}  // namespace xt
+
+XT_REGISTER_MODULE(train, xt::train::InitTrain);

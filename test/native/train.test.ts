@@ -1,0 +1,159 @@
+/**
+ * Training end to end on small synthetic data: the native step, checkpoints, exact resume,
+ * SIGINT saving, kill-during-save safety, non-finite handling, and option validation.
+ */
+import { strict as assert } from 'assert';
+import { spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { train, type StepEvent, type TrainOptions } from '../../lib/train/trainer';
+import { CheckpointStore } from '../../lib/train/checkpoints';
+import { generateSynthetic } from '../../lib/data/synth';
+import { loadModel } from '../../lib/model/clip';
+import { isXtError } from '../../lib/native';
+import { repoRoot } from '../helpers/shared';
+
+const cli = path.join(repoRoot, 'bin', 'xray-torch.js');
+
+describe('training (native step, checkpoints, resume)', function () {
+  this.timeout(300000);
+  let tmp: string;
+  let manifest: string;
+
+  before(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xt-train-'));
+    await generateSynthetic({ out: path.join(tmp, 'data'), n: 120, seed: 3, size: 64 });
+    manifest = path.join(tmp, 'data', 'manifest.jsonl');
+  });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  const base = (out: string, extra: Partial<TrainOptions> = {}): TrainOptions => ({
+    data: manifest, model: 'scratch:tiny', out: path.join(tmp, out), batchSize: 16, steps: 6, lr: 1e-3, warmup: 2,
+    seed: 7, vocabSize: 400, contextLength: 24, validate: false, progress: 'quiet', ...extra,
+  });
+
+  async function losses(opts: TrainOptions, stopAfter?: number): Promise<{ steps: StepEvent[]; summary: Awaited<ReturnType<typeof train>['done']> }> {
+    const run = train(opts);
+    const steps: StepEvent[] = [];
+    run.on('step', (s: StepEvent) => {
+      steps.push(s);
+      if (stopAfter !== undefined && s.step >= stopAfter) run.cancel();
+    });
+    return { steps, summary: await run.done };
+  }
+
+  it('trains a scratch model: finite falling loss, a loadable model folder with its tokenizer', async () => {
+    const { steps, summary } = await losses(base('a', { steps: 12 }));
+    assert.equal(steps.length, 12);
+    assert.ok(steps.every((s) => Number.isFinite(s.loss) && s.loss > 0));
+    // ln(16) = 2.77 is the loss of an untrained model at batch 16
+    assert.ok(Math.abs(steps[0].loss - Math.log(16)) < 0.3, `first loss ${steps[0].loss}`);
+    const first = (steps[0].loss + steps[1].loss) / 2;
+    const last = (steps[10].loss + steps[11].loss) / 2;
+    assert.ok(last < first, `loss did not fall: ${first} -> ${last}`);
+    assert.ok(steps[5].lr > steps[11].lr, 'cosine decay');
+    assert.equal(summary.steps, 12);
+    const m = await loadModel(summary.modelDir);
+    try {
+      assert.ok(m.tokenizer, 'the model folder carries its tokenizer');
+      assert.equal(m.config.contextLength, 24);
+      assert.equal(m.config.vocabSize, m.tokenizer!.vocabSize);
+      const e = await m.encodeTexts(['no pneumothorax.']);
+      assert.deepEqual(e.shape, [1, 64]);
+    } finally {
+      m.dispose();
+    }
+    const metrics = fs.readFileSync(path.join(summary.out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(metrics.filter((r) => r.event === 'step').length, 12);
+    assert.ok(metrics.some((r) => r.event === 'end'));
+  });
+
+  it('resumes exactly: the loss trajectory equals an uninterrupted run', async () => {
+    const full = await losses(base('full'));
+    const first = await losses(base('resumed'), 3);
+    assert.equal(first.summary.stoppedEarly, true);
+    assert.equal(first.steps.length, 3);
+    const rest = await losses({ out: path.join(tmp, 'resumed'), resume: true, data: manifest, model: 'scratch:tiny', progress: 'quiet' });
+    const joined = [...first.steps, ...rest.steps].map((s) => s.loss);
+    assert.deepEqual(joined, full.steps.map((s) => s.loss));
+    assert.equal(rest.summary.steps, 6);
+  });
+
+  it('multi-positive targets and sentence sampling options run through the same step', async () => {
+    const { steps } = await losses(base('mp', { steps: 3, multiPositive: true, sentences: 2, positiveClip: 0.5 }));
+    assert.equal(steps.length, 3);
+    assert.ok(steps.every((s) => Number.isFinite(s.loss)));
+  });
+
+  it('stops on a non-finite loss with a clear error, or skips such steps when asked', async () => {
+    await assert.rejects(losses(base('nan', { lr: 1e12, gradClip: 0, warmup: 0, steps: 6 })), (e: unknown) => {
+      assert.ok(isXtError(e));
+      assert.equal(e.code, 'XT_NONFINITE');
+      assert.match(e.message, /non-finite/);
+      assert.match(e.message, /last good checkpoint/);
+      return true;
+    });
+    const { steps } = await losses(base('nan-skip', { lr: 1e12, gradClip: 0, warmup: 0, steps: 4, skipNonfinite: true }));
+    assert.equal(steps.length, 4);
+    assert.ok(steps.some((s) => s.skipped));
+  });
+
+  it('rejects bad options with coded errors naming the option', async () => {
+    await assert.rejects(train(base('bad1', { positiveClip: 2 })).done, /positiveClip must be a number in \[-1, 1\]/);
+    await assert.rejects(train(base('bad2', { batchSize: 0 })).done, /batchSize must be an integer >= 1/);
+    await assert.rejects(train(base('bad3', { model: 'scratch:nope' })).done, /unknown CLIP preset/);
+    await assert.rejects(train({ ...base('bad4'), data: path.join(tmp, 'missing.jsonl') }).done, (e: unknown) => isXtError(e));
+  });
+
+  it('SIGINT finishes the current step, saves, and exits 0', async function () {
+    const out = path.join(tmp, 'sigint');
+    const child = spawn(process.execPath, [cli, 'train', '--data', manifest, '--model', 'scratch:tiny', '--out', out,
+      '--batch-size', '16', '--steps', '400', '--vocab-size', '400', '--context-length', '24', '--no-validate', '--seed', '1'],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    // wait for a few steps
+    await new Promise<void>((resolve, reject) => {
+      const t = setInterval(() => {
+        const f = path.join(out, 'metrics.jsonl');
+        if (fs.existsSync(f) && fs.readFileSync(f, 'utf8').split('\n').filter((l) => l.includes('"event":"step"')).length >= 2) {
+          clearInterval(t);
+          resolve();
+        }
+      }, 100);
+      child.on('exit', () => reject(new Error(`exited early: ${err}`)));
+    });
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    assert.equal(code, 0, err);
+    const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
+    assert.equal(summary.stoppedEarly, true);
+    assert.ok(summary.steps >= 2 && summary.steps < 400);
+    const latest = new CheckpointStore(out).latest()!;
+    assert.equal(JSON.parse(fs.readFileSync(path.join(latest, 'state.json'), 'utf8')).step, summary.steps);
+  });
+
+  it('a kill at any instant leaves the previous checkpoint loadable, and --resume continues', async function () {
+    const out = path.join(tmp, 'kill');
+    const args = [cli, 'train', '--data', manifest, '--model', 'scratch:tiny', '--out', out, '--batch-size', '16',
+      '--steps', '200', '--save-every', '1', '--vocab-size', '400', '--context-length', '24', '--no-validate', '--quiet'];
+    for (const delayMs of [2500, 3300, 4100]) {
+      const child = spawn(process.execPath, fs.existsSync(path.join(out, 'checkpoints', 'index.json')) ? [...args, '--resume'] : args,
+        { stdio: 'ignore' });
+      await new Promise((r) => setTimeout(r, delayMs));
+      child.kill('SIGKILL');
+      await new Promise((r) => child.on('exit', r));
+      const latest = new CheckpointStore(out).latest();
+      if (!latest) continue; // killed before the first save: nothing to check yet
+      const state = JSON.parse(fs.readFileSync(path.join(latest, 'state.json'), 'utf8'));
+      assert.ok(state.step >= 1);
+      const m = await loadModel(latest);
+      m.dispose();
+    }
+    assert.ok(new CheckpointStore(out).latest(), 'at least one checkpoint was written');
+    const r = spawnSync(process.execPath, [cli, 'train', '--resume', '--out', out, '--quiet', '--json'], { encoding: 'utf8', timeout: 240000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).steps, 200);
+  });
+});
