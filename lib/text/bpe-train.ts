@@ -23,10 +23,13 @@ import {
   ClipTokenizer,
   END_OF_TEXT,
   END_OF_WORD,
+  forEachAsciiPretoken,
+  hasNonAscii,
   pretokenize,
   START_OF_TEXT,
 } from './clip-tokenizer';
-import { clipNormalize } from './normalize';
+import { PairTable, TokenCache } from './bpe-tables';
+import { normalizeForPretokenize } from './normalize';
 
 /** Ids taken by the byte symbols (256 plain + 256 with `</w>`) and the two special tokens. */
 export const BPE_BASE_VOCAB = 512 + 2;
@@ -54,21 +57,59 @@ export interface TrainedBpe {
 
 /** Counts of pre-tokens (as CLIP sees them) over texts. */
 export function countWords(texts: Iterable<string>, into = new Map<string, number>()): Map<string, number> {
-  for (const t of texts) {
-    for (const w of pretokenize(clipNormalize(t))) {
-      if (w === START_OF_TEXT || w === END_OF_TEXT) continue;
-      into.set(w, (into.get(w) ?? 0) + 1);
+  // Count in a range-keyed table (no substring per word), then fold into the Map.
+  const index = new TokenCache<number>(Infinity, 1 << 16);
+  const keys: string[] = [];
+  const counts: number[] = [];
+  const countKey = (key: string): void => {
+    let k = index.get(key);
+    if (k === undefined) {
+      k = keys.length;
+      keys.push(key);
+      counts.push(0);
+      index.set(key, k);
     }
+    counts[k]++;
+  };
+  for (const t of texts) {
+    const norm = normalizeForPretokenize(t);
+    if (hasNonAscii(norm)) {
+      for (const w of pretokenize(norm)) countKey(w);
+      continue;
+    }
+    forEachAsciiPretoken(norm, (i, j) => {
+      let k = index.getRange(norm, i, j);
+      if (k === undefined) {
+        const key = norm.slice(i, j);
+        k = keys.length;
+        keys.push(key);
+        counts.push(0);
+        index.set(key, k);
+      }
+      counts[k]++;
+    });
   }
+  keys.forEach((w, k) => {
+    if (w === START_OF_TEXT || w === END_OF_TEXT) return;
+    into.set(w, (into.get(w) ?? 0) + counts[k]);
+  });
   return into;
 }
 
-const SHIFT = 2097152; // 2^21: symbol ids stay below this
+const MAX_SYMBOLS = 1 << 24;
 
-/** Max-heap of (count, key): higher count first, then smaller key. */
+/**
+ * Max-heap of pair ids by (count desc, first symbol asc, second symbol asc). Entries carry the count
+ * they were pushed with; stale ones are skipped when popped.
+ */
 class PairHeap {
   private counts: number[] = [];
-  private keys: number[] = [];
+  private pids: number[] = [];
+
+  constructor(
+    private readonly first: number[],
+    private readonly second: number[],
+  ) {}
 
   get size(): number {
     return this.counts.length;
@@ -77,21 +118,26 @@ class PairHeap {
   private above(i: number, j: number): boolean {
     const ci = this.counts[i];
     const cj = this.counts[j];
-    return ci > cj || (ci === cj && this.keys[i] < this.keys[j]);
+    if (ci !== cj) return ci > cj;
+    const pi = this.pids[i];
+    const pj = this.pids[j];
+    const ai = this.first[pi];
+    const aj = this.first[pj];
+    return ai < aj || (ai === aj && this.second[pi] < this.second[pj]);
   }
 
   private swap(i: number, j: number): void {
     const c = this.counts[i];
     this.counts[i] = this.counts[j];
     this.counts[j] = c;
-    const k = this.keys[i];
-    this.keys[i] = this.keys[j];
-    this.keys[j] = k;
+    const p = this.pids[i];
+    this.pids[i] = this.pids[j];
+    this.pids[j] = p;
   }
 
-  push(count: number, key: number): void {
+  push(count: number, pid: number): void {
     this.counts.push(count);
-    this.keys.push(key);
+    this.pids.push(pid);
     let i = this.counts.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
@@ -101,16 +147,17 @@ class PairHeap {
     }
   }
 
-  /** Remove the top; returns [count, key]. */
-  pop(): [number, number] {
-    const top: [number, number] = [this.counts[0], this.keys[0]];
+  /** Remove the top; returns its count and sets `poppedPid`. */
+  pop(): number {
+    const count = this.counts[0];
+    this.poppedPid = this.pids[0];
     const lastC = this.counts.pop() as number;
-    const lastK = this.keys.pop() as number;
-    if (this.counts.length) {
+    const lastP = this.pids.pop() as number;
+    const n = this.counts.length;
+    if (n) {
       this.counts[0] = lastC;
-      this.keys[0] = lastK;
+      this.pids[0] = lastP;
       let i = 0;
-      const n = this.counts.length;
       for (;;) {
         const l = 2 * i + 1;
         const r = l + 1;
@@ -122,15 +169,17 @@ class PairHeap {
         i = m;
       }
     }
-    return top;
+    return count;
   }
+
+  poppedPid = -1;
 }
 
 /** Learn merges from word counts (see the file comment). */
 export function trainBpeFromCounts(wordCounts: Map<string, number>, opts: TrainBpeOptions): TrainedBpe {
   const vocabSize = opts.vocabSize;
-  if (!Number.isInteger(vocabSize) || vocabSize < BPE_BASE_VOCAB || vocabSize >= SHIFT) {
-    throw xtError('XT_INVALID', `vocabSize must be an integer in [${BPE_BASE_VOCAB}, ${SHIFT}), got ${vocabSize}`);
+  if (!Number.isInteger(vocabSize) || vocabSize < BPE_BASE_VOCAB || vocabSize >= MAX_SYMBOLS) {
+    throw xtError('XT_INVALID', `vocabSize must be an integer in [${BPE_BASE_VOCAB}, ${MAX_SYMBOLS}), got ${vocabSize}`);
   }
   const minFrequency = opts.minFrequency ?? 2;
   if (!(minFrequency >= 1)) throw xtError('XT_INVALID', `minFrequency must be >= 1, got ${minFrequency}`);
@@ -151,71 +200,96 @@ export function trainBpeFromCounts(wordCounts: Map<string, number>, opts: TrainB
   for (const s of byteSyms) addSymbol(s);
   for (const s of byteSyms) addSymbol(s + END_OF_WORD);
   const table = bytesToUnicode();
+  const plainId = new Int32Array(256);
+  const eowId = new Int32Array(256);
+  for (let b = 0; b < 256; b++) {
+    plainId[b] = symbolId.get(table[b]) as number;
+    eowId[b] = symbolId.get(table[b] + END_OF_WORD) as number;
+  }
 
   // Words as symbol sequences.
-  const words: number[][] = [];
+  const words: Int32Array[] = [];
   const freqs: number[] = [];
   let wordCount = 0;
   for (const [w, f] of wordCounts) {
     const bytes = Buffer.from(w, 'utf8');
     if (bytes.length === 0) continue;
-    const seq: number[] = [];
-    for (let i = 0; i < bytes.length; i++) {
-      const c = table[bytes[i]];
-      seq.push(symbolId.get(i === bytes.length - 1 ? c + END_OF_WORD : c) as number);
-    }
+    const seq = new Int32Array(bytes.length);
+    for (let i = 0; i < bytes.length; i++) seq[i] = i === bytes.length - 1 ? eowId[bytes[i]] : plainId[bytes[i]];
     words.push(seq);
     freqs.push(f);
     wordCount += f;
   }
 
-  // Pair counts and where each pair occurs.
-  const counts = new Map<number, number>();
-  const where = new Map<number, number[]>();
-  const addPair = (key: number, f: number, w: number): void => {
-    counts.set(key, (counts.get(key) ?? 0) + f);
-    const list = where.get(key);
-    if (list) {
-      if (list[list.length - 1] !== w) list.push(w);
-    } else where.set(key, [w]);
+  // Pairs get integer ids; counts, positions and the heap work on those.
+  const pairIds = new PairTable(1 << 16);
+  const first: number[] = [];
+  const second: number[] = [];
+  const counts: number[] = [];
+  const where: number[][] = [];
+  const pairOf = (a: number, b: number): number => {
+    const slot = pairIds.find(a, b);
+    if (slot >= 0) return pairIds.rankAt(slot);
+    const pid = first.length;
+    pairIds.setIfAbsent(a, b, pid, 0);
+    first.push(a);
+    second.push(b);
+    counts.push(0);
+    where.push([]);
+    return pid;
+  };
+  const noteWord = (pid: number, w: number): void => {
+    const list = where[pid];
+    if (list.length === 0 || list[list.length - 1] !== w) list.push(w);
   };
   words.forEach((seq, w) => {
-    for (let i = 0; i + 1 < seq.length; i++) addPair(seq[i] * SHIFT + seq[i + 1], freqs[w], w);
+    const f = freqs[w];
+    for (let i = 0; i + 1 < seq.length; i++) {
+      const pid = pairOf(seq[i], seq[i + 1]);
+      counts[pid] += f;
+      noteWord(pid, w);
+    }
   });
-  const heap = new PairHeap();
-  for (const [key, c] of counts) heap.push(c, key);
+  const heap = new PairHeap(first, second);
+  for (let pid = 0; pid < counts.length; pid++) if (counts[pid] > 0) heap.push(counts[pid], pid);
 
   const merges: Array<[string, string]> = [];
   const vocabTokens = new Set<string>(symbols);
   let stop: TrainedBpe['stop'] = 'vocab-size';
   const seen = new Int32Array(words.length).fill(-1);
   const every = opts.progressEvery ?? 1000;
-  const changed = new Map<number, number>();
+  const delta: number[] = [];
+  const touched: number[] = [];
+  const bump = (pid: number, d: number): void => {
+    if (delta[pid] === undefined || delta[pid] === 0) {
+      if (delta[pid] === undefined) delta[pid] = 0;
+      touched.push(pid);
+    }
+    delta[pid] += d;
+  };
+  let next = new Int32Array(64);
 
   while (vocabTokens.size + 2 < vocabSize) {
     if (heap.size === 0) {
       stop = 'min-frequency';
       break;
     }
-    const [c, key] = heap.pop();
-    if (counts.get(key) !== c) continue; // stale entry
+    const c = heap.pop();
+    const top = heap.poppedPid;
+    if (counts[top] !== c) continue; // stale entry
     if (c < minFrequency) {
       stop = 'min-frequency';
       break;
     }
-    const a = Math.floor(key / SHIFT);
-    const b = key % SHIFT;
+    const a = first[top];
+    const b = second[top];
     const mergedStr = symbols[a] + symbols[b];
     const m = addSymbol(mergedStr);
     merges.push([symbols[a], symbols[b]]);
     vocabTokens.add(mergedStr);
 
-    changed.clear();
-    const bump = (k: number, d: number): void => {
-      changed.set(k, (changed.get(k) ?? 0) + d);
-    };
     const stamp = merges.length - 1;
-    for (const w of where.get(key) ?? []) {
+    for (const w of where[top]) {
       if (seen[w] === stamp) continue;
       seen[w] = stamp;
       const seq = words[w];
@@ -228,40 +302,37 @@ export function trainBpeFromCounts(wordCounts: Map<string, number>, opts: TrainB
       }
       if (!has) continue;
       const f = freqs[w];
-      for (let i = 0; i + 1 < seq.length; i++) bump(seq[i] * SHIFT + seq[i + 1], -f);
-      const next: number[] = [];
+      for (let i = 0; i + 1 < seq.length; i++) bump(pairOf(seq[i], seq[i + 1]), -f);
+      if (next.length < seq.length) next = new Int32Array(seq.length * 2);
+      let len = 0;
       for (let i = 0; i < seq.length; ) {
         if (i + 1 < seq.length && seq[i] === a && seq[i + 1] === b) {
-          next.push(m);
+          next[len++] = m;
           i += 2;
         } else {
-          next.push(seq[i]);
-          i++;
+          next[len++] = seq[i++];
         }
       }
-      words[w] = next;
-      for (let i = 0; i + 1 < next.length; i++) {
-        const k = next[i] * SHIFT + next[i + 1];
-        bump(k, f);
-        const list = where.get(k);
-        if (list) {
-          if (list[list.length - 1] !== w) list.push(w);
-        } else where.set(k, [w]);
+      const merged = next.slice(0, len);
+      words[w] = merged;
+      for (let i = 0; i + 1 < len; i++) {
+        const pid = pairOf(merged[i], merged[i + 1]);
+        bump(pid, f);
+        noteWord(pid, w);
       }
     }
-    for (const [k, d] of changed) {
+    for (const pid of touched) {
+      const d = delta[pid];
+      delta[pid] = 0;
       if (d === 0) continue;
-      const nc = (counts.get(k) ?? 0) + d;
-      if (nc <= 0) {
-        counts.delete(k);
-        where.delete(k);
-      } else {
-        counts.set(k, nc);
-        heap.push(nc, k);
-      }
+      const nc = counts[pid] + d;
+      counts[pid] = nc > 0 ? nc : 0;
+      if (nc > 0) heap.push(nc, pid);
+      else where[pid] = [];
     }
-    counts.delete(key);
-    where.delete(key);
+    touched.length = 0;
+    counts[top] = 0;
+    where[top] = [];
     if (opts.onProgress && merges.length % every === 0) opts.onProgress(merges.length, vocabTokens.size + 2);
   }
 

@@ -131,6 +131,29 @@ function contractionLength(t: string, i: number): number {
   return 0;
 }
 
+/**
+ * Calls `f(start, end)` for each pre-token of ASCII text (as `pretokenize` would split it), without
+ * making substrings. The text must hold no character above U+007F.
+ */
+export function forEachAsciiPretoken(text: string, f: (start: number, end: number) => void): void {
+  const n = text.length;
+  let i = 0;
+  while (i < n) {
+    if (ASCII_CLASS[text.charCodeAt(i)] === 0) {
+      i++;
+      continue;
+    }
+    const j = asciiTokenEnd(text, i, n);
+    f(i, j);
+    i = j;
+  }
+}
+
+/** True when text holds a character above U+007F. */
+export function hasNonAscii(text: string): boolean {
+  return NON_ASCII_RE.test(text);
+}
+
 /** Pre-tokens by the regular expression (used for non-ASCII text; any text is accepted). */
 export function pretokenizeRegex(text: string): string[] {
   const out: string[] = [];

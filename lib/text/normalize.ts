@@ -35,7 +35,6 @@ import { HTML5_ENTITIES } from './html-entities';
 /** Python `str.isspace()` characters, as a regex character-class body. */
 export const PY_SPACE_CLASS = '\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
 const PY_SPACE_RUN = new RegExp(`[${PY_SPACE_CLASS}]+`, 'g');
-const PY_SPACE_EDGES = new RegExp(`^[${PY_SPACE_CLASS}]+|[${PY_SPACE_CLASS}]+$`, 'g');
 
 /** Windows-1252 reading of bytes 0x80–0x9F, with ftfy's "sloppy" holes (0x81, 0x8D, 0x8F, 0x90, 0x9D stay). */
 const CP1252_C1: readonly string[] = [
@@ -194,9 +193,18 @@ export function fixText(text: string): string {
   return out;
 }
 
+const PY_SPACE_CHAR = new RegExp(`^[${PY_SPACE_CLASS}]$`);
+function isPySpace(c: string): boolean {
+  return c === ' ' || PY_SPACE_CHAR.test(c);
+}
+
 /** Python `str.strip()` (whitespace per `str.isspace`). */
 export function pyStrip(text: string): string {
-  return text.replace(PY_SPACE_EDGES, '');
+  let a = 0;
+  let b = text.length;
+  while (a < b && isPySpace(text[a])) a++;
+  while (b > a && isPySpace(text[b - 1])) b--;
+  return a === 0 && b === text.length ? text : text.slice(a, b);
 }
 
 /** OpenAI `whitespace_clean`: runs of whitespace to one space, then strip. */
@@ -212,6 +220,14 @@ export function basicClean(text: string): string {
 /** `basic_clean` without the final strip, for callers that treat white space as a separator anyway. */
 export function basicCleanUnstripped(text: string): string {
   return htmlUnescape(htmlUnescape(fixText(text)));
+}
+
+/**
+ * The CLIP normalisation without the white-space collapse and strip, for pre-tokenisation (which
+ * treats any white space as a separator): the same pre-tokens as `clipNormalize`, cheaper.
+ */
+export function normalizeForPretokenize(text: string): string {
+  return (NEEDS_FIX_RE.test(text) ? basicCleanUnstripped(text) : text).toLowerCase();
 }
 
 /** False for printable ASCII without '&' (plus tab and newline): text that ftfy and html.unescape leave as is. */
