@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import sharp from 'sharp';
 import type { Sharp } from 'sharp';
 import { decodeDicom, isDicomBuffer } from './dicom';
-import { xtError, isXtError } from '../native';
+import { addonLoaded, native, xtError, isXtError, type ImageNative } from '../native';
 
 /** OpenAI CLIP's normalisation constants (RGB). */
 export const CLIP_MEAN: readonly [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
@@ -35,6 +35,44 @@ export interface GreyImage {
   width: number;
   height: number;
   data: Uint8Array;
+}
+
+export type ImageBackend = 'auto' | 'sharp' | 'native';
+
+function envBackend(): ImageBackend {
+  const v = (process.env.XRAY_TORCH_DECODER ?? 'auto').toLowerCase();
+  return v === 'sharp' || v === 'native' ? v : 'auto';
+}
+
+let backend: ImageBackend = envBackend();
+let nativeDecode: ImageNative['decodeImageGrey'] | null | undefined;
+
+/** Choose the decoding backend (see the module comment). */
+export function setImageBackend(b: ImageBackend): void {
+  if (b !== 'auto' && b !== 'sharp' && b !== 'native') throw xtError('XT_INVALID', `image backend must be auto, sharp or native, got ${b}`);
+  backend = b;
+}
+
+/** The requested backend and whether the native decoder is in use right now. */
+export function imageBackend(): { requested: ImageBackend; native: boolean } {
+  return { requested: backend, native: !!nativeDecoder(false) };
+}
+
+function nativeDecoder(mayThrow = true): ImageNative['decodeImageGrey'] | null {
+  if (backend === 'sharp') return null;
+  if (backend === 'auto' && !addonLoaded()) return null;
+  if (nativeDecode === undefined) {
+    try {
+      const a = native() as ImageNative;
+      nativeDecode = typeof a.decodeImageGrey === 'function' ? a.decodeImageGrey.bind(a) : null;
+    } catch (e) {
+      if (backend === 'native' && mayThrow) throw e;
+      return null;
+    }
+  }
+  if (!nativeDecode && backend === 'native' && mayThrow)
+    throw xtError('XT_LOAD', 'the native addon was built without libjpeg/libpng (Debian: libjpeg62-turbo-dev libpng-dev); rebuild it, or use the sharp backend');
+  return nativeDecode;
 }
 
 /** PNG bit depth from the IHDR chunk, TIFF bits from metadata; 8 otherwise. */
@@ -128,6 +166,16 @@ export async function decodeGreyBuffer(buf: Buffer, opts: DecodeOptions = {}, na
 
 /** Read and decode an image file (JPEG, PNG 8/16-bit, TIFF, DICOM) to 8-bit grey. */
 export async function decodeGrey(file: string, opts: DecodeOptions = {}): Promise<GreyImage> {
+  const mode = opts.mode ?? 'crop';
+  if ((opts.kernel ?? 'cubic') === 'cubic') {
+    const dec = nativeDecoder();
+    if (dec) {
+      if (mode !== 'none' && (!opts.size || !Number.isInteger(opts.size) || opts.size < 1))
+        throw xtError('XT_INVALID', `image size must be a positive integer, got ${opts.size}`);
+      const r = await dec(file, opts.size ?? 0, mode);
+      if (r) return r;
+    }
+  }
   let buf: Buffer;
   try {
     buf = await fs.promises.readFile(file);

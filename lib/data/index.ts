@@ -36,3 +36,5 @@ export { generateSynthetic, synthRow, synthImage, SYNTH_LABELS, SYNTH_FINDINGS }
 export type { SynthOptions, SynthResult, SynthRow } from './synth';
 export { checkDataset, formatCheckReport } from './check';
 export type { CheckReport, CheckOptions, LabelCounts } from './check';
+export { setImageBackend, imageBackend } from './images';
+export type { ImageBackend } from './images';

@@ -11,6 +11,7 @@ import {
   greyToCHW,
   loadImageBatch,
   loadImageTensor,
+  setImageBackend,
 } from '../../../lib/data/images';
 import { requireShared } from '../../helpers/shared';
 
@@ -25,10 +26,15 @@ async function grey16(w: number, h: number, f: (x: number, y: number) => number,
 
 describe('data/images', () => {
   let dir: string;
+  // these tests pin sharp; test/native/image-decode.test.ts checks the native decoder against it
   before(() => {
+    setImageBackend('sharp');
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xt-img-'));
   });
-  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  after(() => {
+    setImageBackend('auto');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 
   it('decodes the real 512² PNG and its JPEG re-encoding to nearly the same grey image', async function () {
     const png = requireShared(this, 'data', 'images', 'nih-00000001_000.png');

@@ -1,0 +1,126 @@
+/** The native image decoder (binding/image: libjpeg-turbo, libpng, antialiased bicubic) against sharp. */
+import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import sharp from 'sharp';
+import { native, type ImageNative } from '../../lib/native';
+import { decodeGrey, imageBackend, setImageBackend, type GreyImage, type ResizeMode } from '../../lib/data/images';
+import { repoRoot, requireShared } from '../helpers/shared';
+
+const FIX = path.join(repoRoot, 'test', 'fixtures', 'data');
+
+function diff(a: GreyImage, b: GreyImage): { mean: number; max: number } {
+  assert.deepEqual([a.width, a.height], [b.width, b.height]);
+  let s = 0;
+  let m = 0;
+  for (let i = 0; i < a.data.length; i++) {
+    const e = Math.abs(a.data[i] - b.data[i]);
+    s += e;
+    m = Math.max(m, e);
+  }
+  return { mean: s / a.data.length, max: m };
+}
+
+describe('native image decoder', () => {
+  let dec: NonNullable<ImageNative['decodeImageGrey']>;
+  let dir: string;
+  before(function () {
+    const f = (native() as ImageNative).decodeImageGrey;
+    if (typeof f !== 'function') {
+      // eslint-disable-next-line no-console
+      console.warn('    skipped: the addon was built without libjpeg/libpng (binding/image)');
+      this.skip();
+    }
+    dec = f!;
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xt-native-img-'));
+  });
+  after(() => {
+    setImageBackend('auto');
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('matches sharp on the real radiographs and the fixtures, for every geometry', async function () {
+    const files = [
+      requireShared(this, 'data', 'images', 'nih-00000001_000.png'),
+      requireShared(this, 'data', 'images', 'nih-00000001_000.jpg'),
+      path.join(FIX, 'nih', 'images_002', 'images', '00027426_000.png'),
+      path.join(FIX, 'mimic', 'files', 'p10', 'p10000032', 's50414267', '02aa804e-bde0afdd-112c0b34-7bc16630-4e384014.jpg'),
+    ];
+    setImageBackend('sharp');
+    for (const f of files) {
+      // downscaling, the loader's case (the 48 px fixtures only go down to 32)
+      const big = /nih-0000/.test(f);
+      const geoms: [ResizeMode, number][] = big
+        ? [
+            ['crop', 224],
+            ['pad', 224],
+            ['shorter', 100],
+            ['crop', 32],
+            ['none', 0],
+          ]
+        : [
+            ['crop', 32],
+            ['pad', 32],
+            ['none', 0],
+          ];
+      for (const [mode, size] of geoms) {
+        const n = await dec(f, size, mode as never);
+        assert.ok(n, `${f} ${mode}`);
+        const s = await decodeGrey(f, { size, mode });
+        const d = diff(n!, s);
+        if (mode === 'none') assert.equal(d.max, 0, `${f}: decoded pixels differ`);
+        else assert.ok(d.mean < 1.2 && d.max <= 40, `${path.basename(f)} ${mode} ${size}: mean ${d.mean.toFixed(3)} max ${d.max}`);
+      }
+    }
+  });
+
+  it('crop, pad and shorter geometry on a non-square image', async () => {
+    const raw = Buffer.alloc(200 * 100, 200);
+    const f = path.join(dir, 'wide.png');
+    await sharp(raw, { raw: { width: 200, height: 100, channels: 1 } }).toColourspace('b-w').png().toFile(f);
+    const crop = (await dec(f, 50, 'crop'))!;
+    assert.deepEqual([crop.width, crop.height], [50, 50]);
+    assert.ok(crop.data.every((v) => v === 200));
+    const pad = (await dec(f, 50, 'pad'))!;
+    const row = (y: number) => Array.from(pad.data.subarray(y * 50, (y + 1) * 50));
+    assert.ok(row(0).every((v) => v === 0) && row(11).every((v) => v === 0) && row(37).every((v) => v === 0));
+    assert.ok(row(12).every((v) => v === 200) && row(36).every((v) => v === 200));
+    const sh = (await dec(f, 50, 'shorter'))!;
+    assert.deepEqual([sh.width, sh.height], [100, 50]);
+  });
+
+  it('leaves other formats to sharp (null), and decodeGrey then falls back', async function () {
+    const dcm = requireShared(this, 'data', 'images', 'siim-pneumothorax-jpeg-baseline.dcm');
+    const png16 = path.join(FIX, 'padchest', '0', '20536686640136348236148679891455886468_k6ga29.png');
+    const rgb = path.join(dir, 'rgb.png');
+    await sharp({ create: { width: 8, height: 8, channels: 3, background: '#f00' } }).png().toFile(rgb);
+    for (const f of [dcm, png16, rgb]) assert.equal(await dec(f, 32, 'crop'), null, f);
+    setImageBackend('native');
+    assert.deepEqual(imageBackend(), { requested: 'native', native: true });
+    const a = await decodeGrey(png16, { size: 32 });
+    setImageBackend('sharp');
+    const b = await decodeGrey(png16, { size: 32 });
+    assert.deepEqual(Array.from(a.data), Array.from(b.data));
+  });
+
+  it('names missing and corrupt files with coded errors', async function () {
+    const jpg = requireShared(this, 'data', 'images', 'nih-00000001_000.jpg');
+    const png = requireShared(this, 'data', 'images', 'nih-00000001_000.png');
+    const missing = path.join(dir, 'none.jpg');
+    await assert.rejects(dec(missing, 8, 'crop'), (e: Error & { code?: string }) => e.code === 'XT_IO' && e.message === `${missing}: missing image file (ENOENT)`);
+    for (const [src, name] of [
+      [jpg, 'cut.jpg'],
+      [png, 'cut.png'],
+    ]) {
+      const b = fs.readFileSync(src);
+      const f = path.join(dir, name);
+      fs.writeFileSync(f, b.subarray(0, b.length >> 1));
+      await assert.rejects(dec(f, 64, 'crop'), (e: Error & { code?: string }) => e.code === 'XT_INVALID' && e.message.startsWith(`${f}: cannot decode image: `), name);
+    }
+    const empty = path.join(dir, 'empty.png');
+    fs.writeFileSync(empty, '');
+    await assert.rejects(dec(empty, 8, 'crop'), /empty\.png: cannot decode image: empty file/);
+    assert.throws(() => dec(jpg, 8, 'stretch' as never), /mode must be crop, pad, shorter or none/);
+  });
+});
