@@ -50,10 +50,20 @@ async function pair(
   base: LossBenchOptions,
   rounds: number,
   python?: string[],
-): Promise<{ fused: number[]; ref: number[]; py: number[]; last: { fused: LossBenchResult; ref: LossBenchResult }; pyInfo?: PyResult }> {
+): Promise<{
+  fused: number[];
+  ref: number[];
+  fusedCpu: number[];
+  refCpu: number[];
+  py: number[];
+  last: { fused: LossBenchResult; ref: LossBenchResult };
+  pyInfo?: PyResult;
+}> {
   const n = native();
   const fused: number[] = [];
   const ref: number[] = [];
+  const fusedCpu: number[] = [];
+  const refCpu: number[] = [];
   const py: number[] = [];
   let last: { fused: LossBenchResult; ref: LossBenchResult } | undefined;
   let pyInfo: PyResult | undefined;
@@ -62,6 +72,8 @@ async function pair(
     const r = await n.benchContrastiveLoss({ ...base, impl: 'reference' });
     fused.push(...f.ms);
     ref.push(...r.ms);
+    fusedCpu.push(f.medianCpuMs);
+    refCpu.push(r.medianCpuMs);
     last = { fused: f, ref: r };
     if (python) {
       const p = runPython(python);
@@ -71,7 +83,7 @@ async function pair(
       }
     }
   }
-  return { fused, ref, py, last: last!, pyInfo };
+  return { fused, ref, fusedCpu, refCpu, py, last: last!, pyInfo };
 }
 
 export const bench: BenchModule = {
@@ -98,6 +110,7 @@ export const bench: BenchModule = {
     } else {
       notes.push('PyTorch-in-Python baseline unavailable (/usr/bin/python3 with torch not found).');
     }
+    rows.push({ metric: 'same, process CPU time per fwd+bwd (all threads; median of round medians)', ours: r2(median(main.fusedCpu)), baseline: r2(median(main.refCpu)), unit: 'ms', higherIsBetter: false });
     const fusedPeak = main.last.fused.peakExtraBytes;
     const refPeak = main.last.ref.peakExtraBytes;
     rows.push({ metric: 'peak extra CPU memory during fwd+bwd (inputs excluded)', ours: r2(fusedPeak / 2 ** 20), baseline: r2(refPeak / 2 ** 20), unit: 'MiB', higherIsBetter: false });

@@ -308,6 +308,8 @@ export interface LossBenchResult {
   ms: number[];
   medianMs: number;
   minMs: number;
+  /** median process CPU time (all threads: OpenMP, BLAS) per iteration: the work, less sensitive to load. */
+  medianCpuMs: number;
   loss: number;
   /** peak of live CPU allocations during one forward + backward, inputs excluded (-1 on CUDA). */
   peakExtraBytes: number;

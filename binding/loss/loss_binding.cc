@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <sys/resource.h>
 #include <cstring>
 #include <string>
 #include <type_traits>
@@ -187,8 +188,15 @@ struct TrackingAllocator<false, Dummy> : c10::Allocator {
 
 using Tracker = TrackingAllocator<kAllocateIsConst>;
 
+double ProcessCpuMs() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3;
+}
+
 struct BenchResult {
   std::vector<double> ms;
+  std::vector<double> cpu_ms;  // process CPU time (all threads) per iteration
   double loss;
   int64_t peak_extra_bytes;  // -1 when not measured (CUDA)
   std::string isa;
@@ -241,7 +249,9 @@ Napi::Value BenchContrastiveLoss(const Napi::CallbackInfo& info) {
           for (int k = 0; k < warmup; ++k) r.loss = step();
           for (int k = 0; k < iters; ++k) {
             auto t0 = std::chrono::steady_clock::now();
+            const double c0 = ProcessCpuMs();
             r.loss = step();
+            r.cpu_ms.push_back(ProcessCpuMs() - c0);
             r.ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
           }
           r.peak_extra_bytes = -1;
@@ -273,6 +283,9 @@ Napi::Value BenchContrastiveLoss(const Napi::CallbackInfo& info) {
           out.Set("ms", ms);
           out.Set("medianMs", sorted[sorted.size() / 2]);
           out.Set("minMs", sorted.front());
+          std::vector<double> cpu = r.cpu_ms;
+          std::sort(cpu.begin(), cpu.end());
+          out.Set("medianCpuMs", cpu[cpu.size() / 2]);
           out.Set("loss", r.loss);
           out.Set("peakExtraBytes", static_cast<double>(r.peak_extra_bytes));
           out.Set("cpuIsa", r.isa);

@@ -11,8 +11,8 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
+#include <math_constants.h>
 
-#include <cfloat>
 #include <cmath>
 #include <cstdint>
 
@@ -74,9 +74,9 @@ __device__ __forceinline__ double Sqrt(double x) { return sqrt(x); }
 template <typename A>
 __device__ __forceinline__ A NegInf();
 template <>
-__device__ __forceinline__ float NegInf<float>() { return -FLT_MAX * 2.0f; }
+__device__ __forceinline__ float NegInf<float>() { return -CUDART_INF_F; }
 template <>
-__device__ __forceinline__ double NegInf<double>() { return -DBL_MAX * 2.0; }
+__device__ __forceinline__ double NegInf<double>() { return -CUDART_INF; }
 
 template <typename A>
 __device__ __forceinline__ A WarpSum(A v) {
