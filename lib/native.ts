@@ -332,7 +332,19 @@ export interface LossNative {
 }
 
 /** Everything the addon exports. Each native concern adds its interface here. */
-export type NativeAddon = RuntimeNative & DistNative & ClipNative & LossNative;
+// ---------------------------------------------------------------------------------------------
+// Image decoding (binding/image/): present when the addon was built with libjpeg + libpng
+// ---------------------------------------------------------------------------------------------
+export interface ImageNative {
+  /**
+   * JPEG / 8-bit grey PNG to 8-bit grey at a geometry (antialiased bicubic), on libuv's pool.
+   * Resolves null for formats it leaves to sharp; rejects XT_IO / XT_INVALID naming the file.
+   */
+  decodeImageGrey?(path: string, size: number, mode: 'crop' | 'pad' | 'shorter' | 'none'):
+    Promise<{ width: number; height: number; data: Uint8Array } | null>;
+}
+
+export type NativeAddon = RuntimeNative & DistNative & ClipNative & LossNative & ImageNative;
 
 // ---------------------------------------------------------------------------------------------
 // Loader
@@ -473,6 +485,11 @@ function loadError(tried: { path: string; error: string }[]): XtError {
       'or `npm run build:addon` with LIBTORCH=/path/to/libtorch (or Torch_DIR) set. ' +
       'If the error says libtorch*.so was not found, add its lib folder to LD_LIBRARY_PATH.',
   );
+}
+
+/** Whether the addon is already loaded in this process (never loads it). */
+export function addonLoaded(): boolean {
+  return loaded !== undefined;
 }
 
 /** The loaded addon (loads on first use). */
