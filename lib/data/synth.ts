@@ -1,6 +1,6 @@
 /**
  * `xray-torch synth`: a SYNTHETIC chest-radiograph-like dataset for the demo and the tests.
- * Procedural images with visibly drawn findings (see synth/draw.ts), radiology-style reports written
+ * Procedural images with visibly drawn findings (see synth/draw.ts; 8-bit grey PNGs, png.ts), radiology-style reports written
  * from the labels (synth/report.ts), and a generic manifest (JSONL, format `manifest`) with
  * train/valid/test splits. Every row says `"synthetic": true`, and the folder gets a README saying so.
  * Case i depends only on (seed, i): the same seed always gives the same files, and a larger n extends a
@@ -8,7 +8,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import sharp from 'sharp';
+import { encodeGreyPng } from './png';
 import { hashString } from './rng';
 import { caseLabels, sampleCase, SYNTH_LABELS } from './synth/case';
 import { drawCase } from './synth/draw';
@@ -145,9 +145,7 @@ export async function generateSynthetic(opts: SynthOptions): Promise<SynthResult
       const i = next++;
       const row = synthRow(seed, i, fractions);
       const px = synthImage(seed, i, size);
-      const png = await sharp(px, { raw: { width: size, height: size, channels: 1 } })
-        .png({ compressionLevel: 6 })
-        .toBuffer();
+      const png = await encodeGreyPng(px, size, size);
       await fs.promises.writeFile(path.join(out, row.image), png);
       rows[i] = JSON.stringify(row);
       splits[row.split] = (splits[row.split] ?? 0) + 1;
