@@ -1,0 +1,82 @@
+#include "clip/transformer.h"
+
+#include "core/errors.h"
+
+namespace xt {
+namespace clip {
+
+bool InferencePath() { return !at::GradMode::is_enabled(); }
+
+torch::Tensor QuickGelu(const torch::Tensor& x) { return x * torch::sigmoid(1.702 * x); }
+
+MlpImpl::MlpImpl(int64_t width, int64_t hidden, bool quick_gelu_) : quick_gelu(quick_gelu_) {
+  c_fc = register_module("c_fc", torch::nn::Linear(width, hidden));
+  c_proj = register_module("c_proj", torch::nn::Linear(hidden, width));
+}
+
+torch::Tensor MlpImpl::hidden(const torch::Tensor& x2d) {
+  torch::Tensor h = at::addmm(c_fc->bias, x2d, c_fc->weight.t());
+  if (InferencePath()) {
+    if (quick_gelu) {
+      h.mul_(h.mul(1.702).sigmoid_());  // one temporary instead of three
+      return h;
+    }
+    return at::gelu(h);
+  }
+  return quick_gelu ? QuickGelu(h) : at::gelu(h);
+}
+
+torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
+  auto sizes = x.sizes().vec();
+  torch::Tensor h = hidden(x.reshape({-1, x.size(-1)}));
+  torch::Tensor y = at::addmm(c_proj->bias, h, c_proj->weight.t());
+  return y.view(sizes);
+}
+
+ResidualAttentionBlockImpl::ResidualAttentionBlockImpl(int64_t width, int64_t heads, bool quick_gelu, double eps) {
+  attn = register_module("attn", MultiheadAttention(width, heads));
+  ln_1 = register_module("ln_1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}).eps(eps)));
+  mlp = register_module("mlp", Mlp(width, 4 * width, quick_gelu));
+  ln_2 = register_module("ln_2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}).eps(eps)));
+}
+
+torch::Tensor ResidualAttentionBlockImpl::forward(torch::Tensor x, bool causal) {
+  if (!InferencePath()) {
+    x = x + attn->forward(ln_1->forward(x), causal);
+    return x + mlp->forward(ln_2->forward(x));
+  }
+  // Inference: x += out_proj(attn(ln_1(x))); x += c_proj(act(c_fc(ln_2(x)))), with the bias
+  // and residual folded into in-place GEMMs on x (one read-modify-write of x per branch).
+  const int64_t w = x.size(-1);
+  if (!x.is_contiguous()) x = x.contiguous();
+  torch::Tensor x2d = x.view({-1, w});
+  torch::Tensor a = attn->attend(ln_1->forward(x), causal);
+  x2d.add_(attn->out_proj->bias);
+  x2d.addmm_(a.view({-1, w}), attn->out_proj->weight.t());
+  torch::Tensor h = mlp->hidden(ln_2->forward(x).view({-1, w}));
+  x2d.add_(mlp->c_proj->bias);
+  x2d.addmm_(h, mlp->c_proj->weight.t());
+  return x;
+}
+
+TransformerImpl::TransformerImpl(int64_t width_, int64_t layers_, int64_t heads, bool quick_gelu, double eps)
+    : width(width_), layers(layers_) {
+  resblocks = register_module("resblocks", torch::nn::ModuleList());
+  for (int64_t i = 0; i < layers; ++i) {
+    blocks.emplace_back(width, heads, quick_gelu, eps);
+    resblocks->push_back(blocks.back());
+  }
+}
+
+torch::Tensor TransformerImpl::forward(const torch::Tensor& x, bool causal) {
+  // the fused path writes into its input: never into the caller's tensor
+  return run(InferencePath() && x.is_contiguous() ? x.clone() : x, causal);
+}
+
+torch::Tensor TransformerImpl::run(torch::Tensor x, bool causal) {
+  for (auto& b : blocks) x = b->forward(x, causal);
+  return x;
+}
+
+}  // namespace clip
+}  // namespace xt

@@ -1,0 +1,65 @@
+// CLIP's transformer: pre-LN residual blocks
+//   x = x + attn(ln_1(x));  x = x + mlp(ln_2(x)),  mlp = c_proj(act(c_fc(x)))
+// with QuickGELU (x * sigmoid(1.702 x)) as OpenAI trained it (or exact GELU when configured).
+// Parameter names follow OpenAI: resblocks.<i>.{attn.in_proj_weight, attn.out_proj.weight,
+// ln_1.weight, mlp.c_fc.weight, mlp.c_proj.weight, ln_2.weight, ...}.
+//
+// When autograd is off (inference / no-grad), blocks run a fused path: the residual adds are
+// folded into the out_proj / c_proj GEMMs (addmm_ into x) and the activation runs in place.
+// With autograd on, every op is out of place so the graph is complete for training.
+#pragma once
+#include <torch/torch.h>
+
+#include "clip/attention.h"
+
+namespace xt {
+namespace clip {
+
+// x * sigmoid(1.702 x)
+torch::Tensor QuickGelu(const torch::Tensor& x);
+
+class MlpImpl : public torch::nn::Module {
+ public:
+  MlpImpl(int64_t width, int64_t hidden, bool quick_gelu);
+  torch::Tensor forward(const torch::Tensor& x);
+  // act(c_fc(x)) for 2-D x; in place when autograd is off.
+  torch::Tensor hidden(const torch::Tensor& x2d);
+
+  torch::nn::Linear c_fc{nullptr};
+  torch::nn::Linear c_proj{nullptr};
+  bool quick_gelu;
+};
+TORCH_MODULE(Mlp);
+
+class ResidualAttentionBlockImpl : public torch::nn::Module {
+ public:
+  ResidualAttentionBlockImpl(int64_t width, int64_t heads, bool quick_gelu, double eps);
+  // x: [N, L, W] (contiguous for the fused path, which updates it in place and returns it).
+  torch::Tensor forward(torch::Tensor x, bool causal);
+
+  MultiheadAttention attn{nullptr};
+  torch::nn::LayerNorm ln_1{nullptr};
+  Mlp mlp{nullptr};
+  torch::nn::LayerNorm ln_2{nullptr};
+};
+TORCH_MODULE(ResidualAttentionBlock);
+
+class TransformerImpl : public torch::nn::Module {
+ public:
+  TransformerImpl(int64_t width, int64_t layers, int64_t heads, bool quick_gelu, double eps);
+  // x: [N, L, W]; never modifies x.
+  torch::Tensor forward(const torch::Tensor& x, bool causal);
+  // Like forward, but with autograd off it may update x in place (pass a tensor you own).
+  torch::Tensor run(torch::Tensor x, bool causal);
+
+  int64_t width, layers;
+  torch::nn::ModuleList resblocks{nullptr};
+  std::vector<ResidualAttentionBlock> blocks;  // typed handles to the same modules
+};
+TORCH_MODULE(Transformer);
+
+// True when the fused in-place inference path may be used (autograd off).
+bool InferencePath();
+
+}  // namespace clip
+}  // namespace xt

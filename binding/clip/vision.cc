@@ -1,0 +1,49 @@
+#include "clip/vision.h"
+
+#include "core/errors.h"
+
+namespace xt {
+namespace clip {
+
+VisionTransformerImpl::VisionTransformerImpl(const ClipConfig& cfg)
+    : input_resolution(cfg.image_resolution),
+      patch_size(cfg.vision_patch_size),
+      width(cfg.vision_width),
+      output_dim(cfg.embed_dim) {
+  conv1 = register_module(
+      "conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, width, patch_size).stride(patch_size).bias(false)));
+  const double scale = 1.0 / std::sqrt(static_cast<double>(width));
+  torch::NoGradGuard ng;
+  class_embedding = register_parameter("class_embedding", torch::randn({width}) * scale);
+  positional_embedding = register_parameter("positional_embedding", torch::randn({cfg.num_patches() + 1, width}) * scale);
+  ln_pre = register_module("ln_pre", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}).eps(cfg.layer_norm_eps)));
+  transformer = register_module(
+      "transformer", Transformer(width, cfg.vision_layers, cfg.vision_heads, cfg.quick_gelu, cfg.layer_norm_eps));
+  ln_post = register_module("ln_post", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}).eps(cfg.layer_norm_eps)));
+  proj = register_parameter("proj", torch::randn({width, output_dim}) * scale);
+}
+
+torch::Tensor VisionTransformerImpl::forward(const torch::Tensor& images) {
+  XT_CHECK(images.dim() == 4 && images.size(1) == 3 && images.size(2) == input_resolution &&
+               images.size(3) == input_resolution,
+           kShape,
+           "encodeImages: expected pixels of shape [n, 3, " + std::to_string(input_resolution) + ", " +
+               std::to_string(input_resolution) + "], got " + c10::str(images.sizes()));
+  const int64_t n = images.size(0);
+  const auto& w = conv1->weight;
+  torch::Tensor x = conv1->forward(images.to(w.device(), w.scalar_type()));  // [N, W, g, g]
+  x = x.flatten(2).transpose(1, 2);                                          // [N, g*g, W]
+  torch::Tensor cls = class_embedding.view({1, 1, width}).expand({n, 1, width});
+  x = at::cat({cls, x}, 1);  // [N, 1 + g*g, W]
+  if (InferencePath())
+    x.add_(positional_embedding);
+  else
+    x = x + positional_embedding;
+  x = ln_pre->forward(x);
+  x = transformer->run(x, /*causal=*/false);
+  x = ln_post->forward(x.select(1, 0));  // class token
+  return at::mm(x, proj);
+}
+
+}  // namespace clip
+}  // namespace xt
