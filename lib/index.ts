@@ -7,6 +7,12 @@ export { setThreads } from './runtime/threads';
 export * from './data';
 export * from './eval';
 export * from './text';
+export { ClipModel, loadModel } from './model/clip';
+export type {
+  ClipConfig, ClipDtype, ClipSaveLayout, WeightsInfo, LoadModelOptions, CreateModelOptions, SaveModelOptions,
+  Embeddings as ClipEmbeddings,
+} from './model/clip';
+export { convertWeights } from './cli/convert';
 export { contrastiveLoss, groupIdsFromTexts } from './loss';
 export type { ContrastiveLossOptions, ContrastiveLossResult } from './loss';
 export type { LossImpl, LossDevice, LossComputeDtype, LossBenchResult } from './native';

@@ -230,6 +230,10 @@ export interface ClipModelNative {
   save(path: string, opts?: { layout?: ClipSaveLayout; dtype?: ClipDtype }): Promise<string>;
   /** Frees the weights (after a call in flight); later use throws XT_DISPOSED. */
   dispose(): void;
+  /** Test hook, not a stable API: autograd-path loss/gradients vs the inference path and finite differences. */
+  _testGradients(pixels: Float32Array, pixelShape: number[], ids: Int32Array | BigInt64Array, idShape: number[]):
+    Promise<{ loss: number; maxLogitDiff: number; withoutGradient: string[];
+      probes: { name: string; index: number; autograd: number; numeric: number }[] }>;
 }
 
 export interface WeightsInfo {

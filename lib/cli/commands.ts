@@ -9,6 +9,7 @@ import { embedCommand } from './embed';
 import { serveCommand } from './serve';
 import { synthCommand } from './synth';
 import { tokenizerCommand } from './tokenizer';
+import { convertCommand } from './convert';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [doctorCommand, scoreCommand, evalCommand, classifyCommand, embedCommand, serveCommand, tokenizerCommand, dataCommand, synthCommand];
+export const commands: CommandModule<any, any>[] = [doctorCommand, scoreCommand, evalCommand, classifyCommand, embedCommand, serveCommand, tokenizerCommand, dataCommand, synthCommand, convertCommand];
