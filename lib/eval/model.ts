@@ -6,6 +6,7 @@ import { xtError } from '../native';
 import type { InferenceModel } from './inference';
 import type { Embeddings } from './zeroshot';
 import { ClipTokenizer } from '../text/clip-tokenizer';
+import { loadModel, type ClipModel } from '../model/clip';
 
 /** What the adapter uses of a loaded CLIP model (lib/model/clip.ts `ClipModel`). */
 export interface ClipLike {
@@ -55,15 +56,7 @@ export interface LoadOptions {
 
 /** Load a model directory (xray-torch checkpoint, OpenAI or Hugging Face CLIP) for inference. */
 export async function loadInferenceModel(dir: string, opts: LoadOptions = {}): Promise<ClipInferenceModel> {
-  // Resolved at run time until lib/model/clip.ts lands in this checkout.
-  let mod: { loadModel(dir: string, opts?: unknown): Promise<ClipLike> };
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    mod = require('../model/clip');
-  } catch (e) {
-    throw xtError('XT_LOAD', `cannot load the CLIP model module (lib/model/clip): ${(e as Error).message}`);
-  }
-  const clip = await mod.loadModel(dir, opts.device ? { device: opts.device } : undefined);
+  const clip: ClipModel = await loadModel(dir, opts.device ? { device: opts.device } : {});
   if (opts.tokenizer) {
     try {
       clip.tokenizer = ClipTokenizer.fromFile(opts.tokenizer);
