@@ -106,12 +106,10 @@ export async function* readMimic(root: string, opts: MimicOptions, bad: BadLog):
 
   const keepView = viewFilter(opts.views);
   const keepSplit = splitFilter(opts.splits);
-  const reportsRoot = opts.reports
-    ? isDir(path.join(opts.reports, 'files'))
-      ? opts.reports
-      : path.dirname(opts.reports) // a path that IS the files/ folder
-    : root;
+  // the folder holding pXX/: <reports>/files (the zip's layout), or <reports> itself when it is that folder
   if (opts.reports && !isDir(opts.reports)) throw xtError('XT_IO', `MIMIC-CXR reports folder not found: ${opts.reports}`);
+  const reportsBase = opts.reports ?? root;
+  const reportsFiles = isDir(path.join(reportsBase, 'files')) ? path.join(reportsBase, 'files') : reportsBase;
 
   // 4. records, reports read in bounded-concurrency chunks
   const limit = opts.limit ?? Infinity;
@@ -139,7 +137,7 @@ export async function* readMimic(root: string, opts: MimicOptions, bad: BadLog):
       images: dicoms.map((d) => path.resolve(root, dir, `${d}.jpg`)),
       labels: lab,
       split: acc.split,
-      reportPath: path.resolve(reportsRoot, `${dir}.txt`),
+      reportPath: path.resolve(reportsFiles, path.relative('files', dir) + '.txt'),
     };
     if (views.size) {
       rec.views = v;

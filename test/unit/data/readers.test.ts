@@ -73,6 +73,9 @@ describe('data/readers', () => {
       assert.match(r.s53189527.report!, /Cardiomegaly, small right effusion, possible mild edema\.$/);
       assert.match(r.s53189527.sections!.indication, /cirrhosis, dyspnea/);
       assert.equal(r.s58913004.report, undefined, 'the study without a report file has none');
+      // --reports may also name the files/ folder itself
+      const viaFiles = byId((await openDataset('mimic', fix('mimic'), { reports: fix('mimic', 'reports', 'files') })).records);
+      assert.equal(viaFiles.s53189527.report, r.s53189527.report);
       // without the reports root the fixture has no report files
       const bare = await openDataset('mimic', fix('mimic'));
       assert.ok(bare.records.every((x) => x.report === undefined));
