@@ -6,10 +6,11 @@
 import { native, xtError } from '../native';
 import type { DistBackend, DistInfo, DistNative } from '../native';
 import { readDistEnv, DistEnv } from './env';
+import { watchLauncher } from './launcher';
 
 export { readDistEnv, describeDistEnv, parseHostList, parseTasksPerNode, envInt, DEFAULT_MASTER_PORT } from './env';
 export type { DistEnv, DistSource } from './env';
-export { launch, maybeLaunch, extractNproc, freePort } from './launcher';
+export { launch, maybeLaunch, extractNproc, freePort, watchLauncher } from './launcher';
 export type { LaunchOptions, LaunchResult, WorkerExit } from './launcher';
 
 export const DIST_BACKENDS: readonly DistBackend[] = ['auto', 'gloo', 'nccl'];
@@ -58,6 +59,7 @@ export function distTimeoutSec(env: Record<string, string | undefined> = process
  */
 export async function initDistributed(opts: InitDistributedOptions = {}): Promise<{ info: DistInfo; env: DistEnv }> {
   const env = readDistEnv(opts.env ?? process.env);
+  if (env.worldSize > 1) watchLauncher(opts.env ?? process.env);
   const info = await distNative().init({
     masterAddr: env.masterAddr,
     masterPort: env.masterPort,

@@ -5,6 +5,11 @@
  * lines with `[rank r]`, forwards SIGINT/SIGTERM, and when any worker fails (non-zero exit or a
  * signal) stops the others (SIGTERM, then SIGKILL after a grace period) and exits non-zero with a
  * message naming the rank and its exit code or signal.
+ *
+ * Workers run in their own process group, so a Ctrl-C in the terminal reaches the launcher only and
+ * each worker gets exactly one forwarded SIGINT (the train CLI treats a second one as "abort without
+ * saving"). Should the launcher itself die (SIGKILL), workers notice through `watchLauncher()` and
+ * stop (SIGTERM to themselves: save and exit).
  */
 import { spawn, ChildProcess } from 'child_process';
 import * as net from 'net';
@@ -184,9 +189,11 @@ export async function launch(opts: LaunchOptions): Promise<LaunchResult> {
   };
   const onSigint = () => forward('SIGINT');
   const onSigterm = () => forward('SIGTERM');
+  const onSighup = () => forward('SIGHUP');
   if (opts.forwardSignals !== false) {
     process.on('SIGINT', onSigint);
     process.on('SIGTERM', onSigterm);
+    process.on('SIGHUP', onSighup);
   }
 
   try {
@@ -200,13 +207,15 @@ export async function launch(opts: LaunchOptions): Promise<LaunchResult> {
         LOCAL_RANK: String(r),
         LOCAL_WORLD_SIZE: String(n),
         GROUP_RANK: '0',
+        XRAY_TORCH_LAUNCHER_PID: String(process.pid),
       };
       // Share the cores instead of oversubscribing them (torchrun sets OMP_NUM_THREADS likewise).
       if (!baseEnv.XRAY_TORCH_THREADS) env.XRAY_TORCH_THREADS = String(threads);
       if (!baseEnv.OMP_NUM_THREADS) env.OMP_NUM_THREADS = String(threads);
       let child: ChildProcess;
       try {
-        child = spawn(command, opts.args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        // detached: a process group of its own (see the module comment); still waited for.
+        child = spawn(command, opts.args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       } catch (e) {
         onExit({ rank: r, pid: undefined, code: null, signal: null, error: (e as Error).message });
         continue;
@@ -230,6 +239,7 @@ export async function launch(opts: LaunchOptions): Promise<LaunchResult> {
     if (killTimer) clearTimeout(killTimer);
     process.removeListener('SIGINT', onSigint);
     process.removeListener('SIGTERM', onSigterm);
+    process.removeListener('SIGHUP', onSighup);
   }
 
   const workers = exits as WorkerExit[];
@@ -263,4 +273,24 @@ export async function maybeLaunch(argv: string[] = process.argv.slice(2)): Promi
   const result = await launch({ nproc, args: [...process.execArgv, script, ...rest] });
   process.exitCode = result.exitCode;
   return true;
+}
+
+/**
+ * In a worker started by `launch()` (XRAY_TORCH_LAUNCHER_PID set): poll the parent process; when the
+ * launcher is gone (this process was re-parented), send SIGTERM to this process once (the train CLI
+ * then finishes the step, saves and exits) and exit 143 if it is still alive `graceMs` later.
+ * Returns a function that stops watching; a no-op outside a launched worker.
+ */
+export function watchLauncher(env: NodeJS.ProcessEnv = process.env, intervalMs = 1000, graceMs = 60000): () => void {
+  const pid = Number(env.XRAY_TORCH_LAUNCHER_PID);
+  if (!Number.isInteger(pid) || pid <= 0 || process.ppid !== pid) return () => undefined;
+  const timer = setInterval(() => {
+    if (process.ppid === pid) return;
+    clearInterval(timer);
+    process.stderr.write(`xray-torch: the launcher (pid ${pid}) is gone; stopping this worker\n`);
+    setTimeout(() => process.exit(143), graceMs).unref();
+    process.kill(process.pid, 'SIGTERM');
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }

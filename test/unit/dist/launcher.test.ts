@@ -1,4 +1,7 @@
 import { strict as assert } from 'assert';
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
 import { PassThrough } from 'stream';
 import { launch, extractNproc, freePort } from '../../../lib/dist/launcher';
 
@@ -86,6 +89,93 @@ describe('dist launcher (--nproc)', function () {
     assert.match(r.stderr, /worker rank 1 \(pid \d+\) was killed by SIGKILL/);
     assert.equal(r.workers[0].signal, 'SIGKILL');
     assert.ok(r.ms < 10000, `took ${r.ms} ms`);
+  });
+
+  it('workers stop by themselves when the launcher is SIGKILLed (watchLauncher)', async () => {
+    const lib = JSON.stringify(path.resolve(__dirname, '../../../lib/dist/launcher.js'));
+    const worker = `require(${lib}).watchLauncher(process.env, 100);console.log('pid '+process.pid);setInterval(()=>{},1000)`;
+    const launcher = `require(${lib}).launch({nproc:2,args:['-e',${JSON.stringify(worker)}]})`;
+    const env = { ...process.env };
+    for (const k of ['WORLD_SIZE', 'RANK', 'MASTER_PORT']) delete env[k];
+    const child = spawn(process.execPath, ['-e', launcher], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const pids: number[] = await new Promise((resolve, reject) => {
+      let buf = '';
+      const found: number[] = [];
+      const t = setTimeout(() => reject(new Error(`workers did not start: ${buf}`)), 15000);
+      child.stdout.on('data', (b: Buffer) => {
+        buf += b.toString();
+        for (const m of buf.matchAll(/\[rank \d\] pid (\d+)/g)) if (!found.includes(Number(m[1]))) found.push(Number(m[1]));
+        if (found.length === 2) {
+          clearTimeout(t);
+          resolve(found);
+        }
+      });
+    });
+    child.kill('SIGKILL');
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+      } catch {
+        return false;
+      }
+      try {
+        // An exited process not yet reaped by its new parent is a zombie: it is gone for our purpose.
+        return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    };
+    const t0 = Date.now();
+    while (pids.some(alive) && Date.now() - t0 < 10000) await new Promise((r) => setTimeout(r, 100));
+    const left = pids.filter(alive);
+    for (const p of left) process.kill(p, 'SIGKILL');
+    assert.deepEqual(left, [], 'workers outlived their launcher');
+  });
+
+  it('a Ctrl-C (SIGINT to the launcher\'s process group) reaches each worker exactly once; exit 130', async () => {
+    const lib = JSON.stringify(path.resolve(__dirname, '../../../lib/dist/launcher.js'));
+    const worker = "let n=0;process.on('SIGINT',()=>{if(!n++)setTimeout(()=>{console.log('got '+n);process.exit(0)},500)});" +
+      "const pg=require('fs').readFileSync('/proc/self/stat','utf8').replace(/^.*\\) /,'').split(' ')[2];" +
+      "console.log('ready pgrp '+pg);setInterval(()=>{},1000)";
+    const launcher = `require(${lib}).launch({nproc:2,args:['-e',${JSON.stringify(worker)}]}).then(r=>process.exit(r.exitCode))`;
+    const env = { ...process.env };
+    for (const k of ['WORLD_SIZE', 'RANK', 'MASTER_PORT']) delete env[k];
+    // detached: the launcher leads a process group, as a shell job in a terminal does.
+    const child = spawn(process.execPath, ['-e', launcher], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let out = '';
+    let err = '';
+    let ready = 0;
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    const code: number | null = await new Promise((resolve) => {
+      const t = setTimeout(() => {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }, 20000);
+      child.stdout.on('data', (b: Buffer) => {
+        out += b.toString();
+        const n = (out.match(/ready/g) ?? []).length;
+        if (n === 2 && ready < 2) {
+          ready = 2;
+          process.kill(-child.pid!, 'SIGINT');  // the whole foreground group, like the terminal
+        }
+      });
+      child.on('close', (c) => {
+        clearTimeout(t);
+        resolve(c);
+      });
+    });
+    assert.equal(code, 130, `${out}\n${err}`);
+    // Workers are not in the terminal's (here: the launcher's) process group, so the group's SIGINT
+    // reaches them only through the launcher. (Two SIGINTs a moment apart may coalesce into one, so
+    // the count alone could not tell.)
+    const groups = [...out.matchAll(/ready pgrp (\d+)/g)].map((m) => Number(m[1]));
+    assert.equal(groups.length, 2, out);
+    for (const g of groups) assert.notEqual(g, child.pid);
+    assert.deepEqual((out.match(/\[rank \d\] got \d+/g) ?? []).sort(), ['[rank 0] got 1', '[rank 1] got 1']);
+    assert.match(err, /received SIGINT; stopping 2 worker/);
   });
 
   it('reports a worker that cannot start', async () => {
