@@ -14,7 +14,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { ClipModel } from '../lib/model/clip';
 import { ClipTokenizer } from '../lib/text/clip-tokenizer';
-import { generateSynthetic } from '../lib/data/synth';
+import { generateSynthetic, SYNTH_LABELS } from '../lib/data/synth';
 import { adaptClip } from '../lib/eval/model';
 import { runZeroShotEval } from '../lib/eval/pipeline';
 import { resolveLabels } from '../lib/eval/labelsets';
@@ -45,7 +45,7 @@ export const bench: BenchModule = {
     // Python first, then ours (same images, same thread count).
     const script = path.resolve(__dirname, '..', '..', 'bench', 'python', 'zeroshot_eval_bench.py');
     const py = spawnSync('/usr/bin/python3', [script, '--manifest', path.join(data, 'manifest.jsonl'), '--batch', String(BATCH),
-      '--threads', String(THREADS)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+      '--threads', String(THREADS), '--labels', String(SYNTH_LABELS.length)], { encoding: 'utf8', maxBuffer: 1 << 24 });
     if (py.status !== 0) throw new Error(`python baseline failed: ${py.stderr}`);
     const base = JSON.parse(py.stdout.trim().split('\n').pop()!) as PyResult;
 
@@ -63,7 +63,7 @@ export const bench: BenchModule = {
       const encS = Number(process.hrtime.bigint() - t0) / 1e9;
       const encIps = (reps * BATCH) / encS;
 
-      const r = await runZeroShotEval(model, { data, split: 'test', labels: resolveLabels('chexpert5'), batchSize: BATCH, bootstrap: false });
+      const r = await runZeroShotEval(model, { data, split: 'test', labels: resolveLabels([...SYNTH_LABELS]), batchSize: BATCH, bootstrap: false });
       const ips = r.predictions.images / r.predictions.seconds;
       return {
         title: `Zero-shot eval on CPU, ViT-B/32 @224, batch ${BATCH}, ${THREADS} threads, ${r.predictions.images} synthetic 512 px PNGs`,
