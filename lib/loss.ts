@@ -16,8 +16,8 @@ export interface ContrastiveLossOptions {
   logitScale: number;
   /** Relaxation clip c in [-1, 1] for positive-pair similarities; 1 (default) is plain CLIP. */
   positiveClip?: number;
-  /** Group id per sample ([B]); same id = positive pair (multi-positive targets). */
-  groups?: Int32Array;
+  /** Group id per sample ([B]); same id = positive pair (multi-positive targets). null/undefined: the diagonal. */
+  groups?: Int32Array | null;
   /** 'fused' (default): the native fused kernels; 'reference': the same loss composed from ATen ops. */
   impl?: LossImpl;
   /** 'cpu' (default) or 'cuda' (needs a CUDA build and a GPU). */
@@ -76,16 +76,17 @@ export async function contrastiveLoss<T extends Float32Array | Float64Array>(
   if (typeof positiveClip !== 'number' || !(positiveClip >= -1 && positiveClip <= 1)) {
     throw xtError('XT_INVALID', `contrastiveLoss: opts.positiveClip must be in [-1, 1], got ${opts.positiveClip}`);
   }
-  if (opts.groups !== undefined) {
-    if (!(opts.groups instanceof Int32Array)) throw xtError('XT_INVALID', 'contrastiveLoss: opts.groups must be an Int32Array');
-    if (opts.groups.length !== B) {
-      throw xtError('XT_SHAPE', `contrastiveLoss: opts.groups has ${opts.groups.length} ids, expected one per sample (${B})`);
+  const groups = opts.groups ?? undefined; // null = none
+  if (groups !== undefined) {
+    if (!(groups instanceof Int32Array)) throw xtError('XT_INVALID', 'contrastiveLoss: opts.groups must be an Int32Array');
+    if (groups.length !== B) {
+      throw xtError('XT_SHAPE', `contrastiveLoss: opts.groups has ${groups.length} ids, expected one per sample (${B})`);
     }
   }
   const r = await native().contrastiveLoss(image, text, B, D, {
     logitScale: opts.logitScale,
     positiveClip,
-    groups: opts.groups,
+    groups,
     impl: opts.impl ?? 'fused',
     device: opts.device ?? 'cpu',
     dtype: opts.dtype,

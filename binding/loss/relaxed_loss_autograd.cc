@@ -174,7 +174,7 @@ class RelaxedLossFunction : public torch::autograd::Function<RelaxedLossFunction
       at::Tensor tau = saved.back();
       saved.pop_back();
       if (!gout.defined()) gout = at::zeros({}, tau.options());
-      CudaGrads r = CudaFusedBackward(saved, tau, clip, gout, need_image, need_text);
+      CudaGrads r = CudaFusedBackward(saved, image, text, tau, clip, gout, need_image, need_text);
       gi = r.image;
       gt = r.text;
       if (need_scale)

@@ -72,20 +72,31 @@ at::Tensor CudaFusedForward(const at::Tensor& image, const at::Tensor& text, con
                                 row_logsum.data_ptr(), row_count.data_ptr<int32_t>(), col_max.data_ptr(),
                                 col_logsum.data_ptr(), ws.data_ptr(), loss.data_ptr(), stream),
         "forward kernels");
-  if (saved) *saved = {S, an, bn, inv_row, inv_col, row_max, row_logsum, row_count, col_max, col_logsum, g32};
+  // saved: S and O(B) statistics; the normalised rows are rebuilt in backward (an O(B D) pass)
+  if (saved) *saved = {S, inv_row, inv_col, row_max, row_logsum, row_count, col_max, col_logsum, g32};
   return loss;
 }
 
-CudaGrads CudaFusedBackward(const std::vector<at::Tensor>& saved, const at::Tensor& tau, double clip,
-                            const at::Tensor& grad_out, bool need_image, bool need_text) {
-  const at::Tensor &S = saved[0], &an = saved[1], &bn = saved[2], &inv_row = saved[3], &inv_col = saved[4];
-  const at::Tensor &row_max = saved[5], &row_logsum = saved[6], &row_count = saved[7];
-  const at::Tensor &col_max = saved[8], &col_logsum = saved[9], &g32 = saved[10];
+CudaGrads CudaFusedBackward(const std::vector<at::Tensor>& saved, const at::Tensor& image, const at::Tensor& text,
+                            const at::Tensor& tau, double clip, const at::Tensor& grad_out, bool need_image,
+                            bool need_text) {
+  const at::Tensor &S = saved[0], &inv_row = saved[1], &inv_col = saved[2];
+  const at::Tensor &row_max = saved[3], &row_logsum = saved[4], &row_count = saved[5];
+  const at::Tensor &col_max = saved[6], &col_logsum = saved[7], &g32 = saved[8];
   c10::cuda::CUDAGuard guard(S.device());
   cudaStream_t stream = at::cuda::getCurrentCUDAStream();
-  const int64_t B = S.size(0), D = an.size(1);
+  const int64_t B = S.size(0), D = image.size(1);
   const loss_cuda::DType dt = DTypeOf(S.scalar_type());
   auto acc = row_max.options();
+  at::Tensor an = at::empty_like(image), bn = at::empty_like(text);
+  at::Tensor inv_scratch = at::empty({2, B}, acc);
+  at::Tensor bad = at::zeros({1}, image.options().dtype(at::kInt));
+  Check(loss_cuda::NormalizeRows(dt, image.data_ptr(), B, D, an.data_ptr(), inv_scratch[0].data_ptr(),
+                                 bad.data_ptr<int32_t>(), stream),
+        "normalising image rows");
+  Check(loss_cuda::NormalizeRows(dt, text.data_ptr(), B, D, bn.data_ptr(), inv_scratch[1].data_ptr(),
+                                 bad.data_ptr<int32_t>(), stream),
+        "normalising text rows");
   at::Tensor gout = grad_out.to(acc).reshape({1}).contiguous();
   at::Tensor tau_c = tau.contiguous();
   at::Tensor dS = at::empty_like(S);
