@@ -83,10 +83,12 @@ struct Chunks {
   int64_t rows;
 };
 
-Chunks PlanChunks(int64_t B, int64_t work_per_row) {
+// min_work: elements per chunk below which a split costs more than it saves (a parallel
+// region's start and barrier; on a busy machine a barrier can wait a whole scheduler slice).
+Chunks PlanChunks(int64_t B, int64_t work_per_row, int64_t min_work) {
   const int64_t threads = std::max<int64_t>(1, at::get_num_threads());
   const int64_t total = B * std::max<int64_t>(1, work_per_row);
-  int64_t n = std::min<int64_t>({threads, B, std::max<int64_t>(1, total / 32768)});
+  int64_t n = std::min<int64_t>({threads, B, std::max<int64_t>(1, total / min_work)});
   n = std::max<int64_t>(1, n);
   const int64_t rows = (B + n - 1) / n;
   n = (B + rows - 1) / rows;
@@ -151,7 +153,7 @@ at::Tensor ForwardT(const at::Tensor& image, const at::Tensor& text, double tau,
 
   // inverse norms (and the first row that cannot be normalised)
   at::Tensor inv_row = at::empty({B}, opts), inv_col = at::empty({B}, opts);
-  const Chunks nc = PlanChunks(B, D);
+  const Chunks nc = PlanChunks(B, D, 1 << 20);
   std::vector<int64_t> bad_img(nc.n, -1), bad_txt(nc.n, -1);
   ForChunks(nc, B, [&](int64_t c, int64_t r0, int64_t r1) {
     bad_img[c] = k.row_inv_norms(image.data_ptr<T>(), D, inv_row.data_ptr<T>(), r0, r1);
@@ -168,7 +170,7 @@ at::Tensor ForwardT(const at::Tensor& image, const at::Tensor& text, double tau,
 
   at::Tensor row_max = at::empty({B}, opts), row_logsum = at::empty({B}, opts);
   at::Tensor col_max = at::empty({B}, opts), col_logsum = at::empty({B}, opts);
-  const Chunks c = PlanChunks(B, B);
+  const Chunks c = PlanChunks(B, B, 1 << 15);
   // per chunk: a row buffer and a partial column vector
   at::Tensor scratch = at::empty({c.n, 2, B}, opts);
   T* scr = scratch.data_ptr<T>();
@@ -249,7 +251,7 @@ CpuGrads BackwardT(const std::vector<at::Tensor>& saved, const at::Tensor& image
   a.col_max = saved[5].data_ptr<T>();
   a.col_logsum = saved[6].data_ptr<T>();
 
-  const Chunks c = PlanChunks(B, B);
+  const Chunks c = PlanChunks(B, B, 1 << 15);
   at::Tensor bufs = at::empty({c.n, B}, S.options());
   std::vector<double> part(c.n, 0.0);
   ForChunks(c, B, [&](int64_t ch, int64_t r0, int64_t r1) {
@@ -260,7 +262,7 @@ CpuGrads BackwardT(const std::vector<at::Tensor>& saved, const at::Tensor& image
 
   CpuGrads out;
   out.dtau = grad_out / (2.0 * B) * total;
-  const Chunks cr = PlanChunks(B, D);
+  const Chunks cr = PlanChunks(B, D, 1 << 20);
   if (need_image) {
     out.image = at::mm(dS, text);
     ForChunks(cr, B, [&](int64_t, int64_t r0, int64_t r1) {
