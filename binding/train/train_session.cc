@@ -10,6 +10,9 @@
 #include <napi.h>
 #include <torch/torch.h>
 #include <torch/version.h>
+#include <ATen/autocast_mode.h>
+#include <cstring>
+#include <limits>
 
 #include <cmath>
 #include <memory>
@@ -198,6 +201,9 @@ torch::Tensor ForwardLoss(clip::ClipModel& m, const Session& s, const torch::Ten
     if (g) g = dist::AllGather(*g);
   }
   if (g && g->device() != img.device()) g = g->to(img.device());
+  // Diverged weights give non-finite embeddings, which the loss rejects as bad input: report them as a
+  // non-finite step instead (an undefined tensor).
+  if (!torch::isfinite(img).all().item<bool>() || !torch::isfinite(txt).all().item<bool>()) return torch::Tensor();
   return relaxed_contrastive_loss(img, txt, m->logit_scale, s.opt.positive_clip, g);
 }
 
@@ -231,6 +237,11 @@ StepResult Step(Session& s, BatchInput b, double lr) {
       c10::optional<torch::Tensor> g;
       if (b.groups) g = b.groups->slice(0, lo, hi);
       torch::Tensor loss = ForwardLoss(m, s, px, ids, g, dev);
+      if (!loss.defined()) {
+        finite = false;
+        total = std::numeric_limits<double>::quiet_NaN();
+        break;
+      }
       double lv = loss.item<double>();  // one host sync per micro-batch (the JS side logs every step)
       if (!std::isfinite(lv)) finite = false;
       total += lv / accum;
@@ -239,7 +250,7 @@ StepResult Step(Session& s, BatchInput b, double lr) {
       if (s.reducer && k == accum - 1) s.reducer->Prepare();
       scaled.backward();
     }
-    if (s.reducer) s.reducer->Finish();
+    if (s.reducer && finite) s.reducer->Finish();
     r.loss = total;
     if (fp16) {
       for (auto& p : s.params)

@@ -30,7 +30,7 @@ describe('training (native step, checkpoints, resume)', function () {
 
   const base = (out: string, extra: Partial<TrainOptions> = {}): TrainOptions => ({
     data: manifest, model: 'scratch:tiny', out: path.join(tmp, out), batchSize: 16, steps: 6, lr: 1e-3, warmup: 2,
-    seed: 7, vocabSize: 400, contextLength: 24, validate: false, progress: 'quiet', ...extra,
+    seed: 7, vocabSize: 600, contextLength: 24, validate: false, progress: 'quiet', ...extra,
   });
 
   async function losses(opts: TrainOptions, stopAfter?: number): Promise<{ steps: StepEvent[]; summary: Awaited<ReturnType<typeof train>['done']> }> {
@@ -87,14 +87,14 @@ describe('training (native step, checkpoints, resume)', function () {
   });
 
   it('stops on a non-finite loss with a clear error, or skips such steps when asked', async () => {
-    await assert.rejects(losses(base('nan', { lr: 1e12, gradClip: 0, warmup: 0, steps: 6 })), (e: unknown) => {
+    await assert.rejects(losses(base('nan', { lr: 1e6, gradClip: 0, warmup: 0, steps: 6 })), (e: unknown) => {
       assert.ok(isXtError(e));
       assert.equal(e.code, 'XT_NONFINITE');
       assert.match(e.message, /non-finite/);
       assert.match(e.message, /last good checkpoint/);
       return true;
     });
-    const { steps } = await losses(base('nan-skip', { lr: 1e12, gradClip: 0, warmup: 0, steps: 4, skipNonfinite: true }));
+    const { steps } = await losses(base('nan-skip', { lr: 1e6, gradClip: 0, warmup: 0, steps: 4, skipNonfinite: true }));
     assert.equal(steps.length, 4);
     assert.ok(steps.some((s) => s.skipped));
   });
@@ -109,7 +109,7 @@ describe('training (native step, checkpoints, resume)', function () {
   it('SIGINT finishes the current step, saves, and exits 0', async function () {
     const out = path.join(tmp, 'sigint');
     const child = spawn(process.execPath, [cli, 'train', '--data', manifest, '--model', 'scratch:tiny', '--out', out,
-      '--batch-size', '16', '--steps', '400', '--vocab-size', '400', '--context-length', '24', '--no-validate', '--seed', '1'],
+      '--batch-size', '16', '--steps', '400', '--vocab-size', '600', '--context-length', '24', '--no-validate', '--seed', '1'],
     { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d) => (err += d));
@@ -137,18 +137,33 @@ describe('training (native step, checkpoints, resume)', function () {
   it('a kill at any instant leaves the previous checkpoint loadable, and --resume continues', async function () {
     const out = path.join(tmp, 'kill');
     const args = [cli, 'train', '--data', manifest, '--model', 'scratch:tiny', '--out', out, '--batch-size', '16',
-      '--steps', '200', '--save-every', '1', '--vocab-size', '400', '--context-length', '24', '--no-validate', '--quiet'];
-    for (const delayMs of [2500, 3300, 4100]) {
-      const child = spawn(process.execPath, fs.existsSync(path.join(out, 'checkpoints', 'index.json')) ? [...args, '--resume'] : args,
-        { stdio: 'ignore' });
+      '--steps', '200', '--save-every', '1', '--vocab-size', '600', '--context-length', '24', '--no-validate', '--quiet'];
+    const index = path.join(out, 'checkpoints', 'index.json');
+    for (const delayMs of [0, 120, 260]) {
+      const resume = fs.existsSync(index);
+      const before = resume ? fs.statSync(index).mtimeMs : 0;
+      const child = spawn(process.execPath, resume ? [...args, '--resume'] : args, { stdio: 'ignore' });
+      // wait until this process has published a checkpoint, then kill it a little later, mid-step or mid-save
+      await new Promise<void>((resolve, reject) => {
+        const t = setInterval(() => {
+          if (fs.existsSync(index) && fs.statSync(index).mtimeMs > before) {
+            clearInterval(t);
+            resolve();
+          }
+        }, 20);
+        child.on('exit', (c) => {
+          clearInterval(t);
+          reject(new Error(`train exited (${c}) before saving`));
+        });
+      });
       await new Promise((r) => setTimeout(r, delayMs));
       child.kill('SIGKILL');
       await new Promise((r) => child.on('exit', r));
       const latest = new CheckpointStore(out).latest();
-      if (!latest) continue; // killed before the first save: nothing to check yet
-      const state = JSON.parse(fs.readFileSync(path.join(latest, 'state.json'), 'utf8'));
+      assert.ok(latest, 'the index names a checkpoint');
+      const state = JSON.parse(fs.readFileSync(path.join(latest!, 'state.json'), 'utf8'));
       assert.ok(state.step >= 1);
-      const m = await loadModel(latest);
+      const m = await loadModel(latest!);
       m.dispose();
     }
     assert.ok(new CheckpointStore(out).latest(), 'at least one checkpoint was written');
