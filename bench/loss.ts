@@ -116,7 +116,7 @@ export const bench: BenchModule = {
     rows.push({ metric: 'peak extra CPU memory during fwd+bwd (inputs excluded)', ours: r2(fusedPeak / 2 ** 20), baseline: r2(refPeak / 2 ** 20), unit: 'MiB', higherIsBetter: false });
     notes.push(
       `Peak extra memory in B×B fp32 units (${(bxb / 2 ** 20).toFixed(0)} MiB each): fused ${(fusedPeak / bxb).toFixed(2)} ` +
-        `(S saved by forward + dS in backward = 2, plus the two [B, D] gradients = ${((2 * B * D * 4) / bxb).toFixed(2)}), ` +
+        `(S saved by forward, overwritten by dS in backward = 1, plus the two [B, D] gradients = ${((2 * B * D * 4) / bxb).toFixed(2)}), ` +
         `composed ${(refPeak / bxb).toFixed(2)}. Losses: fused ${main.last.fused.loss.toFixed(7)}, composed ${main.last.ref.loss.toFixed(7)}` +
         (main.pyInfo ? `, Python ${main.pyInfo.loss.toFixed(7)}` : '') + '.',
     );

@@ -284,6 +284,8 @@ export interface LossNativeOptions {
   device?: LossDevice;
   /** compute dtype (default: the input's); float16/bfloat16 on CUDA. */
   dtype?: LossComputeDtype;
+  /** tests: backward twice on one graph (retain_graph), returning the second gradients. */
+  repeatBackward?: boolean;
 }
 
 export interface LossNativeResult {

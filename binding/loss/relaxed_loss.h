@@ -37,6 +37,10 @@ at::Tensor relaxed_contrastive_loss_reference(const at::Tensor& image, const at:
 // Which CPU kernels the fused path uses here: "avx2" or "generic".
 const char* relaxed_loss_cpu_isa();
 
+// The CPU path keeps one spare [B, B] similarity buffer (up to 64 MiB) between calls, so that
+// training steps do not fault in fresh pages every time; this frees it.
+void relaxed_loss_release_cache();
+
 // Tests: force the portable CPU kernels even on an AVX2 machine (process-wide).
 void relaxed_loss_force_generic_cpu(bool on);
 

@@ -123,6 +123,7 @@ class RelaxedLossFunction : public torch::autograd::Function<RelaxedLossFunction
       loss = CpuFusedForward(image, text, tau, clip, groups, &saved);
       ctx->saved_data["tau"] = tau;
       ctx->saved_data["capped"] = ls > kMaxLogitScale;
+      ctx->saved_data["s_consumed"] = false;
     } else {
 #ifdef XT_WITH_CUDA
       const auto acc = image.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
@@ -160,7 +161,15 @@ class RelaxedLossFunction : public torch::autograd::Function<RelaxedLossFunction
     if (ctx->saved_data["device_cpu"].toBool()) {
       const double tau = ctx->saved_data["tau"].toDouble();
       const double g = gout.defined() ? gout.item<double>() : 0.0;
-      CpuGrads r = CpuFusedBackward(saved, image, text, tau, clip, g, need_image, need_text);
+      // The first backward writes dS over the saved S. A second one (retain_graph) finds S
+      // consumed and recomputes it, with the statistics, from the saved inputs.
+      if (ctx->saved_data["s_consumed"].toBool()) {
+        std::vector<at::Tensor> fresh;
+        CpuFusedForward(image, text, tau, clip, saved[7], &fresh);
+        saved = fresh;
+      }
+      ctx->saved_data["s_consumed"] = true;
+      CpuGrads r = CpuFusedBackward(saved, image, text, tau, clip, g, need_image, need_text, /*in_place=*/true);
       gi = r.image;
       gt = r.text;
       if (need_scale) {
@@ -215,5 +224,7 @@ at::Tensor relaxed_contrastive_loss(const at::Tensor& image, const at::Tensor& t
 const char* relaxed_loss_cpu_isa() { return loss::CpuIsa(); }
 
 void relaxed_loss_force_generic_cpu(bool on) { loss::ForceGenericCpu(on); }
+
+void relaxed_loss_release_cache() { loss::ReleaseCpuCache(); }
 
 }  // namespace xt

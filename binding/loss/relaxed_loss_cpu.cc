@@ -8,13 +8,17 @@
 //             come from two streaming passes; saved: S and O(B) statistics.
 // Backward: one pass writes dS (both softmaxes minus targets, zero at clipped positives, scaled by
 //           the inverse norms) and the logit-scale gradient; two GEMMs (dS . text, dS^T . image)
-//           and a per-row pass chain through the normalisation. dS is the one extra [B, B] buffer.
+//           and a per-row pass chain through the normalisation. dS overwrites S when the autograd
+//           function allows it (first backward), else it is the one extra [B, B] buffer.
+// Memory: S comes from a one-slot cache, so steady training does not fault 4 MB (B = 1024) of
+//           fresh pages in every step (page faults cost several microseconds each in a VM).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/cpu/vec/vec.h>
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <cmath>
 #include <numeric>
 #include <vector>
@@ -140,6 +144,33 @@ std::vector<at::Tensor> BuildGroups(const at::Tensor& groups, int64_t B) {
   return {group_of, start, members};
 }
 
+// One spare [B, B] buffer, reused by the next forward once nothing else holds it (the autograd
+// graph that saved it is gone). Only buffers up to kMaxCachedBytes are kept.
+constexpr int64_t kMaxCachedBytes = int64_t(64) << 20;
+
+struct SquareCache {
+  std::mutex mu;
+  at::Tensor spare;
+};
+
+SquareCache& Cache() {
+  static SquareCache* c = new SquareCache;  // leaked on purpose: no tensor destructor at exit
+  return *c;
+}
+
+at::Tensor SquareBuffer(int64_t B, const at::TensorOptions& opts) {
+  const int64_t bytes = B * B * static_cast<int64_t>(opts.dtype().itemsize());
+  if (bytes > kMaxCachedBytes) return at::empty({B, B}, opts);
+  SquareCache& c = Cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  if (c.spare.defined() && c.spare.use_count() == 1 && c.spare.storage().use_count() == 1 &&
+      c.spare.size(0) == B && c.spare.scalar_type() == opts.dtype().toScalarType()) {
+    return c.spare;
+  }
+  c.spare = at::empty({B, B}, opts);
+  return c.spare;
+}
+
 GroupsView ViewOf(const at::Tensor& group_of, const at::Tensor& start, const at::Tensor& members) {
   return {group_of.data_ptr<int32_t>(), start.data_ptr<int32_t>(), members.data_ptr<int32_t>()};
 }
@@ -165,8 +196,8 @@ at::Tensor ForwardT(const at::Tensor& image, const at::Tensor& text, double tau,
     if (bad_txt[c] >= 0) ThrowBadRow(text, bad_txt[c], "text");
 
   std::vector<at::Tensor> g = BuildGroups(groups, B);
-  at::Tensor S = at::mm(image, text.t());  // raw products; pass 1 turns them into cosines
-  if (!S.is_contiguous()) S = S.contiguous();
+  at::Tensor S = SquareBuffer(B, opts);
+  at::mm_out(S, image, text.t());  // raw products; pass 1 turns them into cosines
 
   at::Tensor row_max = at::empty({B}, opts), row_logsum = at::empty({B}, opts);
   at::Tensor col_max = at::empty({B}, opts), col_logsum = at::empty({B}, opts);
@@ -230,11 +261,11 @@ at::Tensor ForwardT(const at::Tensor& image, const at::Tensor& text, double tau,
 
 template <typename T>
 CpuGrads BackwardT(const std::vector<at::Tensor>& saved, const at::Tensor& image, const at::Tensor& text,
-                   double tau, double clip, double grad_out, bool need_image, bool need_text) {
+                   double tau, double clip, double grad_out, bool need_image, bool need_text, bool in_place) {
   const KernelSet<T>& k = Kernels<T>();
   const at::Tensor &S = saved[0], &inv_row = saved[1], &inv_col = saved[2];
   const int64_t B = S.size(0), D = image.size(1);
-  at::Tensor dS = at::empty({B, B}, S.options());
+  at::Tensor dS = in_place ? S : at::empty({B, B}, S.options());
 
   BackwardArgs<T> a;
   a.B = B;
@@ -252,10 +283,10 @@ CpuGrads BackwardT(const std::vector<at::Tensor>& saved, const at::Tensor& image
   a.col_logsum = saved[6].data_ptr<T>();
 
   const Chunks c = PlanChunks(B, B, 1 << 15);
-  at::Tensor bufs = at::empty({c.n, B}, S.options());
+  at::Tensor bufs = at::empty({c.n, 2 * B}, S.options());
   std::vector<double> part(c.n, 0.0);
   ForChunks(c, B, [&](int64_t ch, int64_t r0, int64_t r1) {
-    part[ch] = k.backward_rows(a, r0, r1, bufs.data_ptr<T>() + ch * B);
+    part[ch] = k.backward_rows(a, r0, r1, bufs.data_ptr<T>() + ch * 2 * B);
   });
   double total = 0;
   for (double p : part) total += p;
@@ -298,6 +329,12 @@ const char* CpuIsa() { return CpuKernelsF32(g_force_generic.load()).isa; }
 
 void ForceGenericCpu(bool on) { g_force_generic.store(on); }
 
+void ReleaseCpuCache() {
+  SquareCache& c = Cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  c.spare = at::Tensor();
+}
+
 at::Tensor CpuFusedForward(const at::Tensor& image, const at::Tensor& text, double tau, double clip,
                            const at::Tensor& groups, std::vector<at::Tensor>* saved) {
   if (image.scalar_type() == at::kDouble) return ForwardT<double>(image, text, tau, clip, groups, saved);
@@ -306,10 +343,10 @@ at::Tensor CpuFusedForward(const at::Tensor& image, const at::Tensor& text, doub
 
 CpuGrads CpuFusedBackward(const std::vector<at::Tensor>& saved, const at::Tensor& image,
                           const at::Tensor& text, double tau, double clip, double grad_out,
-                          bool need_image, bool need_text) {
+                          bool need_image, bool need_text, bool in_place) {
   if (image.scalar_type() == at::kDouble)
-    return BackwardT<double>(saved, image, text, tau, clip, grad_out, need_image, need_text);
-  return BackwardT<float>(saved, image, text, tau, clip, grad_out, need_image, need_text);
+    return BackwardT<double>(saved, image, text, tau, clip, grad_out, need_image, need_text, in_place);
+  return BackwardT<float>(saved, image, text, tau, clip, grad_out, need_image, need_text, in_place);
 }
 
 }  // namespace loss

@@ -40,7 +40,7 @@ template <typename T>
 struct BackwardArgs {
   int64_t B;
   const T* S;           // [B, B] cosines (unrelaxed)
-  T* dS;                // [B, B] out: dloss/dS_ij * inv_row_i * inv_col_j
+  T* dS;                // [B, B] out: dloss/dS_ij * inv_row_i * inv_col_j; may be S itself
   const T* inv_row;
   const T* inv_col;
   T tau;
@@ -67,7 +67,8 @@ struct KernelSet {
   // zeroed by the caller).
   void (*forward_cols)(const ForwardArgs<T>& a, int64_t r0, int64_t r1, T* buf, double* col_sum_part);
   // Writes dS rows (softmax both ways minus targets, zero at clipped positives, pre-scaled by
-  // coef * tau * inv_row_i * inv_col_j) and returns sum_ij (P^r + P^c - targets)_ij r_ij over its rows.
+  // coef * tau * inv_row_i * inv_col_j) and returns sum_ij (P^r + P^c - targets)_ij r_ij over its
+  // rows. buf holds 2B elements.
   double (*backward_rows)(const BackwardArgs<T>& a, int64_t r0, int64_t r1, T* buf);
   // Chains through the normalisation: u_i <- u_i - x_i inv_i^2 (x_i . u_i) for rows [r0, r1).
   void (*finish_rows)(T* u, const T* x, const T* inv, int64_t D, int64_t r0, int64_t r1);

@@ -172,8 +172,13 @@ double BackwardRowsImpl(const BackwardArgs<T>& a, int64_t r0, int64_t r1, T* buf
     // Positives are left out of the vector pass (a zero contributes nothing to sum p r; their dS
     // entries are rewritten below): their softmax terms nearly cancel the targets, so they are
     // computed on their own, in double, before anything is summed.
+    // dS may be S itself (written in place): keep the positives' raw cosines in buf[B..2B)
+    T* raw = buf + B;
     std::copy(srow, srow + B, buf);
-    for (int32_t k = k0; k < k1; ++k) buf[a.groups.members[k]] = T(0);
+    for (int32_t k = k0; k < k1; ++k) {
+      raw[k - k0] = buf[a.groups.members[k]];
+      buf[a.groups.members[k]] = T(0);
+    }
     const T scale = a.coef * a.tau * a.inv_row[i];
     const V vscale(scale);
     const V vm(a.row_max[i]);
@@ -201,7 +206,7 @@ double BackwardRowsImpl(const BackwardArgs<T>& a, int64_t r0, int64_t r1, T* buf
     const double t = 2.0 / double(k1 - k0);
     for (int32_t k = k0; k < k1; ++k) {
       const int32_t jj = a.groups.members[k];
-      const double s = srow[jj];
+      const double s = raw[k - k0];
       const double r = s > double(a.clip) ? double(a.clip) : s;
       const double d = std::exp(tau * (r - m) - l) +
                        std::exp(tau * (r - double(a.col_max[jj])) - double(a.col_logsum[jj])) - t;

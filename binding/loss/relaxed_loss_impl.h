@@ -28,10 +28,12 @@ struct CpuGrads {
   at::Tensor image, text;  // undefined when not requested
   double dtau;             // dloss/dtau (already multiplied by the upstream gradient)
 };
+// in_place: write dS over the saved S (no second [B, B] buffer); `saved` is unusable afterwards.
 CpuGrads CpuFusedBackward(const std::vector<at::Tensor>& saved, const at::Tensor& image,
                           const at::Tensor& text, double tau, double clip, double grad_out,
-                          bool need_image, bool need_text);
+                          bool need_image, bool need_text, bool in_place);
 const char* CpuIsa();
+void ReleaseCpuCache();
 void ForceGenericCpu(bool on);
 
 #ifdef XT_WITH_CUDA

@@ -195,6 +195,23 @@ describe('relaxed contrastive loss (native)', function () {
     }
   });
 
+  it('a second backward on the same graph (retain_graph) gives the same gradients', async () => {
+    // the first backward writes dS over the saved similarity; the second must recompute it
+    const B = 300;
+    const D = 20;
+    const { image, text } = pairs(B, D, 41);
+    const groups = Int32Array.from({ length: B }, (_, i) => i >> 1);
+    for (const T of [Float64Array, Float32Array]) {
+      const opts = { logitScale: 3.0, positiveClip: 0.3, groups };
+      const once = await native().contrastiveLoss(T.from(image), T.from(text), B, D, opts);
+      const twice = await native().contrastiveLoss(T.from(image), T.from(text), B, D, { ...opts, repeatBackward: true });
+      assert.equal(twice.loss, once.loss);
+      assert.deepEqual(Array.from(twice.gradImage), Array.from(once.gradImage));
+      assert.deepEqual(Array.from(twice.gradText), Array.from(once.gradText));
+      assert.equal(twice.gradLogitScale, once.gradLogitScale);
+    }
+  });
+
   it('caps the logit scale at 4.6052: same loss above it, no logit-scale gradient', async () => {
     const B = 6;
     const D = 8;
