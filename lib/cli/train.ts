@@ -41,6 +41,7 @@ export interface TrainArgs {
   quiet?: boolean;
   json?: boolean;
   nproc?: number;
+  'dist-backend'?: string;
 }
 
 /** The training options every command that trains shares (train, demo, ablation). */
@@ -88,14 +89,16 @@ export function trainOptions<T>(y: Argv<T>): Argv<T & TrainArgs> {
     .option('on-bad-sample', { type: 'string', default: 'skip', choices: ['skip', 'fail'] })
     .option('quiet', { type: 'boolean', default: false })
     .option('json', { type: 'boolean', default: false, describe: 'JSON lines on stderr, the summary as JSON on stdout' })
-    .option('nproc', { type: 'number', describe: 'start N local data-parallel worker processes' }) as Argv<T & TrainArgs>;
+    .option('nproc', { type: 'number', describe: 'start N local data-parallel worker processes' })
+    .option('dist-backend', { type: 'string', default: 'auto', choices: ['auto', 'gloo', 'nccl'], describe: 'data-parallel backend (auto: NCCL on CUDA, else Gloo)' }) as Argv<T & TrainArgs>;
 }
 
 export function toTrainOptions(a: TrainArgs): TrainOptions {
   const progress = a.quiet ? 'quiet' : a.json ? 'json' : 'auto';
   if (a.resume !== undefined) {
     // a resumed run is the saved run: its options come from the checkpoint
-    return { data: a.data as string, model: a.model as string, out: a.out, resume: a.resume === '' ? true : a.resume, progress };
+    return { data: a.data as string, model: a.model as string, out: a.out, resume: a.resume === '' ? true : a.resume, progress,
+      distBackend: (a['dist-backend'] ?? 'auto') as TrainOptions['distBackend'] };
   }
   const sections = (a.sections ?? 'findings,impression').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
   return {
@@ -135,6 +138,7 @@ export function toTrainOptions(a: TrainArgs): TrainOptions {
     skipNonfinite: a['skip-nonfinite'],
     onBadSample: a['on-bad-sample'] as TrainOptions['onBadSample'],
     progress,
+    distBackend: (a['dist-backend'] ?? 'auto') as TrainOptions['distBackend'],
   };
 }
 

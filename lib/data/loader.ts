@@ -46,6 +46,12 @@ export interface LoaderOptions {
   std?: readonly number[];
   /** A sample slower than this is bad (default 60 000 ms). */
   sampleTimeoutMs?: number;
+  /**
+   * Data-parallel sharding: each epoch's order is cut into global batches of `world × batchSize`
+   * (the last partial one dropped) and this rank reads block `rank` of each, so that rank 0's batch,
+   * then rank 1's, … make up exactly the batch one process would read at `world × batchSize`.
+   */
+  shard?: { rank: number; world: number };
   /** Called for every bad sample as it is found. */
   onBad?: (b: { path: string; reason: string }) => void;
   /** The image decoder (default `decodeGrey`: sharp / DICOM); injectable for custom storage or tests. */
@@ -105,6 +111,11 @@ export class DataLoader implements AsyncIterable<Batch> {
     check('imageSize', opts.imageSize, 1);
     check('prefetch', opts.prefetch, 1);
     check('concurrency', opts.concurrency, 1);
+    if (opts.shard) {
+      const { rank, world } = opts.shard;
+      if (!Number.isInteger(world) || world < 1 || !Number.isInteger(rank) || rank < 0 || rank >= world)
+        throw xtError('XT_INVALID', `loader option shard: rank ${rank} of world ${world} is not a valid rank`);
+    }
     if (opts.onBadSample && opts.onBadSample !== 'skip' && opts.onBadSample !== 'fail')
       throw xtError('XT_INVALID', `onBadSample must be skip or fail, got ${opts.onBadSample}`);
     this.opts = { seed: 0, prefetch: 2, concurrency: 4, ...opts };
@@ -119,20 +130,29 @@ export class DataLoader implements AsyncIterable<Batch> {
 
   /** Batches per epoch, assuming no skips. */
   get batchesPerEpoch(): number {
-    const n = this.records.length;
     const b = this.opts.batchSize;
+    const world = this.opts.shard?.world ?? 1;
+    if (world > 1) return Math.floor(this.records.length / (world * b));
+    const n = this.records.length;
     return this.opts.dropLast ? Math.floor(n / b) : Math.ceil(n / b);
   }
 
   /** The sample order of an epoch (record indices). */
   order(epoch: number): Uint32Array {
     const n = this.records.length;
+    let p: Uint32Array;
     if (this.opts.shuffle === false) {
-      const p = new Uint32Array(n);
+      p = new Uint32Array(n);
       for (let i = 0; i < n; i++) p[i] = i;
-      return p;
-    }
-    return permutation(n, this.opts.seed, epoch);
+    } else p = permutation(n, this.opts.seed, epoch);
+    const sh = this.opts.shard;
+    if (!sh || sh.world <= 1) return p;
+    const B = this.opts.batchSize;
+    const global = sh.world * B;
+    const batches = Math.floor(n / global);
+    const mine = new Uint32Array(batches * B);
+    for (let k = 0; k < batches; k++) mine.set(p.subarray(k * global + sh.rank * B, k * global + (sh.rank + 1) * B), k * B);
+    return mine;
   }
 
   /** Counts of the last epoch that ran to its end (or was stopped). */
@@ -196,9 +216,9 @@ export class DataLoader implements AsyncIterable<Batch> {
    */
   async *iterate(epoch = 0, from = 0, firstBatchIndex = 0): AsyncGenerator<Batch> {
     const o = this.opts;
-    const n = this.records.length;
-    if (!Number.isInteger(from) || from < 0 || from > n) throw xtError('XT_INVALID', `resume position ${from} outside 0..${n}`);
     const order = this.order(epoch);
+    const n = order.length;
+    if (!Number.isInteger(from) || from < 0 || from > n) throw xtError('XT_INVALID', `resume position ${from} outside 0..${n}`);
     const B = o.batchSize;
     const S = o.imageSize;
     const C = this.labelNames.length;

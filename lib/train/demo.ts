@@ -23,7 +23,7 @@ export interface ArmResult {
 export async function trainAndEvaluate(name: string, opts: TrainOptions, split = 'test',
   log: (m: string) => void = () => undefined): Promise<ArmResult> {
   const run = train(opts);
-  run.on('log', log);
+  if (opts.progress === 'quiet') run.on('log', log); // otherwise the progress display prints the log
   const summary = await run.done;
   const model = await loadInferenceModel(summary.modelDir);
   try {

@@ -32,6 +32,10 @@ import { CheckpointStore } from './checkpoints';
 import { MetricsLog } from './metrics-log';
 import { Progress, type ProgressMode } from './progress';
 import { writeFileAtomic } from '../util/atomic';
+import { readDistEnv } from '../dist/env';
+import { initDistributed, distNative } from '../dist';
+import type { DistBackend } from '../native';
+import * as os from 'os';
 
 /** The relaxation our ablation on the synthetic data chose (see README, "Training"). */
 export const DEFAULT_POSITIVE_CLIP = 0.8;
@@ -96,6 +100,8 @@ export interface TrainOptions {
   skipNonfinite?: boolean;
   onBadSample?: 'skip' | 'fail';
   progress?: ProgressMode;
+  /** Data-parallel backend when started under a launcher (WORLD_SIZE > 1): auto, gloo, nccl. */
+  distBackend?: DistBackend;
   /** Decoding concurrency (default 4). */
   concurrency?: number;
   signal?: AbortSignal;
@@ -149,7 +155,7 @@ export interface TrainHandle extends EventEmitter {
 }
 
 /** The options a run was started with, after defaults (saved in every checkpoint). */
-export type ResolvedOptions = Required<Omit<TrainOptions, 'signal' | 'resume' | 'steps' | 'epochs' | 'imageSize' | 'tokenizer' | 'labels' | 'reports' | 'device' | 'progress'>> & {
+export type ResolvedOptions = Required<Omit<TrainOptions, 'signal' | 'resume' | 'steps' | 'epochs' | 'imageSize' | 'tokenizer' | 'labels' | 'reports' | 'device' | 'progress' | 'distBackend'>> & {
   steps: number;
   epochs: number;
   imageSize?: number;
@@ -175,6 +181,7 @@ interface SavedState {
 const CRITICAL: (keyof ResolvedOptions)[] = ['data', 'model', 'batchSize', 'seed', 'sentences', 'fullReport', 'positiveClip', 'multiPositive', 'accumSteps', 'augment'];
 
 function resolveOptions(o: TrainOptions, batchesPerEpoch: (bs: number) => number): ResolvedOptions {
+  // (batchSize is per process; with W data-parallel processes the global batch is W × batchSize)
   if (!o || typeof o !== 'object') throw xtError('XT_INVALID', 'train(options): options object required');
   if (typeof o.data !== 'string' || !o.data) throw xtError('XT_INVALID', 'train: `data` (a dataset root or manifest) is required');
   if (typeof o.model !== 'string' || !o.model) throw xtError('XT_INVALID', 'train: `model` (weights path or scratch:PRESET) is required');
@@ -302,15 +309,27 @@ async function runTraining(o: TrainOptions, em: TrainHandle, ctl: { cancelled: b
   if (trainRecords.length === 0) {
     throw xtError('XT_INVALID', `${dataRoot}: no studies with an image and a report in split "${trainSplit}" (format ${ds.format})`);
   }
+  const worldSize = readDistEnv().worldSize;
   const opts: ResolvedOptions = saved
     ? { ...saved.options, out: path.resolve(o.out ?? saved.options.out) }
-    : resolveOptions(o, (bs) => Math.floor(trainRecords.length / bs));
+    : resolveOptions(o, (bs) => Math.floor(trainRecords.length / (bs * worldSize)));
   if (trainRecords.length < opts.batchSize) {
     throw xtError('XT_INVALID', `${dataRoot}: ${trainRecords.length} training studies, fewer than one batch of ${opts.batchSize}`);
   }
-  fs.mkdirSync(opts.out, { recursive: true });
-  const metrics = new MetricsLog(path.join(opts.out, 'metrics.jsonl'));
-  const progress = new Progress(o.progress ?? 'auto');
+  // ---- data parallel: joined when a launcher started several processes (WORLD_SIZE > 1) ----
+  const denv = readDistEnv();
+  const world = denv.worldSize;
+  const rank = denv.rank;
+  const lead = rank === 0; // only rank 0 writes checkpoints, logs and the final model
+  if (world > 1) {
+    if (Math.floor(trainRecords.length / (world * opts.batchSize)) < 1) {
+      throw xtError('XT_INVALID', `${dataRoot}: ${trainRecords.length} training studies, fewer than one global batch of ${world} × ${opts.batchSize}`);
+    }
+    await initDistributed({ backend: o.distBackend ?? 'auto' });
+  }
+  if (lead) fs.mkdirSync(opts.out, { recursive: true });
+  const metrics = lead ? new MetricsLog(path.join(opts.out, 'metrics.jsonl')) : { write: () => undefined, close: () => undefined };
+  const progress = new Progress(lead ? o.progress ?? 'auto' : 'quiet');
   em.on('log', (m: string) => progress.log(m));
 
   // ---- text: sampler + prepared sentences (lazily, once per record) ----
@@ -343,7 +362,8 @@ async function runTraining(o: TrainOptions, em: TrainHandle, ctl: { cancelled: b
       log(`training a ${opts.vocabSize}-token BPE tokenizer on ${trainRecords.length} reports`);
       const texts = trainRecords.map((_, i) => prep(i, trainRecords).sentences.join(' '));
       const trained = trainBpeTokenizer(texts, { vocabSize: opts.vocabSize });
-      const tokDir = path.join(opts.out, 'tokenizer');
+      // every rank trains the same tokenizer (same data); rank 0 keeps it in the run folder
+      const tokDir = lead ? path.join(opts.out, 'tokenizer') : fs.mkdtempSync(path.join(os.tmpdir(), `xt-tok-r${rank}-`));
       saveBpeTokenizer(trained, tokDir, { contextLength: opts.contextLength, info: { trainedOn: dataRoot, studies: trainRecords.length } });
       tokenizer = ClipTokenizer.fromFile(tokDir);
     }
@@ -386,10 +406,10 @@ async function runTraining(o: TrainOptions, em: TrainHandle, ctl: { cancelled: b
   const loader = new DataLoader(trainRecords, {
     batchSize: opts.batchSize, imageSize: size, seed: opts.seed, shuffle: true, dropLast: true,
     augment: opts.augment, onBadSample: opts.onBadSample, concurrency: opts.concurrency, prefetch: 2,
-    labelNames: [], requireReport: false,
+    labelNames: [], requireReport: false, ...(world > 1 ? { shard: { rank, world } } : {}),
     onBad: (b) => log(`skipped ${b.path}: ${b.reason}`),
   });
-  const perEpoch = Math.max(1, Math.floor(trainRecords.length / opts.batchSize));
+  const perEpoch = Math.max(1, loader.batchesPerEpoch);
   const store = new CheckpointStore(opts.out, opts.keep);
   const schedule = { baseLr: opts.lr, warmupSteps: opts.warmup, totalSteps: opts.steps };
 
@@ -408,6 +428,10 @@ async function runTraining(o: TrainOptions, em: TrainHandle, ctl: { cancelled: b
     rng: Buffer.from(session.rngState()).toString('base64'), losses, lastEpoch,
   });
   const saveCheckpoint = async (score?: { value: number; metric: string }) => {
+    if (!lead) {
+      lastSavedStep = step;
+      return '';
+    }
     const p = await store.save(step, async (tmp) => {
       await model.save(tmp);
       await session.saveOptimizer(path.join(tmp, 'optimizer.pt'));
@@ -421,7 +445,8 @@ async function runTraining(o: TrainOptions, em: TrainHandle, ctl: { cancelled: b
 
   if (!saved) {
     metrics.write('start', { options: opts, trainStudies: trainRecords.length, validStudies: validRecords.length, parameters: model.numParameters, trainable: session.numTrainable });
-    log(`train: ${trainRecords.length} studies, ${perEpoch} steps/epoch, ${opts.steps} steps, batch ${opts.batchSize}, ` +
+    log(`train: ${trainRecords.length} studies, ${perEpoch} steps/epoch, ${opts.steps} steps, batch ${opts.batchSize}` +
+      `${world > 1 ? ` × ${world} processes (${denv.source})` : ''}, ` +
       `${opts.fullReport ? 'full report' : `${opts.sentences} sentence(s)`}, positive clip ${opts.positiveClip}` +
       `${opts.multiPositive ? ', multi-positive' : ''}, ${(session.numTrainable / 1e6).toFixed(1)}M trainable parameters`);
   } else {
@@ -500,8 +525,8 @@ async function runTraining(o: TrainOptions, em: TrainHandle, ctl: { cancelled: b
 
   // ---- final model folder: weights + tokenizer + summary ----
   const modelDir = opts.out;
-  await model.save(modelDir);
-  const idx = store.readIndex();
+  if (lead) await model.save(modelDir);
+  const idx = lead ? store.readIndex() : { best: null };
   const seconds = (Date.now() - t0) / 1000;
   const result: TrainSummary = {
     out: opts.out,
@@ -517,10 +542,11 @@ async function runTraining(o: TrainOptions, em: TrainHandle, ctl: { cancelled: b
     pairsPerSec: pairs / Math.max(1e-3, (Date.now() - runStart) / 1000),
     options: opts,
   };
-  writeFileAtomic(path.join(opts.out, 'summary.json'), JSON.stringify(result, null, 2) + '\n');
+  if (lead) writeFileAtomic(path.join(opts.out, 'summary.json'), JSON.stringify(result, null, 2) + '\n');
   metrics.write('end', { ...result, options: undefined });
   metrics.close();
   model.dispose();
+  if (world > 1) await distNative().shutdown();
   return result;
 
   async function endOfEpoch(ep: number, epochLosses: number[], skipped: number, final = false): Promise<EpochEvent> {
@@ -529,7 +555,7 @@ async function runTraining(o: TrainOptions, em: TrainHandle, ctl: { cancelled: b
       trainLoss: epochLosses.length ? epochLosses.reduce((a, b) => a + b, 0) / epochLosses.length : NaN,
       skippedSamples: skipped,
     };
-    if (opts.validate && validRecords.length > 0) {
+    if (opts.validate && validRecords.length > 0 && lead) {
       ev.validLoss = await validationLoss();
       ev.validAuroc = await validationAuroc();
     }
