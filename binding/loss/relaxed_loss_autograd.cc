@@ -132,6 +132,7 @@ class RelaxedLossFunction : public torch::autograd::Function<RelaxedLossFunction
       loss = CudaFusedForward(image, text, tau, clip, groups, &saved);
       saved.push_back(tau);
       saved.push_back(ls <= kMaxLogitScale);  // where the logit-scale gradient passes
+      ctx->saved_data["s_consumed"] = false;
 #else
       throw XtError(kCuda, "relaxed_contrastive_loss: this build has no CUDA support");
 #endif
@@ -183,6 +184,14 @@ class RelaxedLossFunction : public torch::autograd::Function<RelaxedLossFunction
       at::Tensor tau = saved.back();
       saved.pop_back();
       if (!gout.defined()) gout = at::zeros({}, tau.options());
+      // as on the CPU: dS overwrites S; a second backward recomputes S and the statistics
+      if (ctx->saved_data["s_consumed"].toBool()) {
+        std::vector<at::Tensor> fresh;
+        const at::Tensor& g32 = saved[8];
+        CudaFusedForward(image, text, tau, clip, g32.numel() ? g32 : at::Tensor(), &fresh);
+        saved = fresh;
+      }
+      ctx->saved_data["s_consumed"] = true;
       CudaGrads r = CudaFusedBackward(saved, image, text, tau, clip, gout, need_image, need_text);
       gi = r.image;
       gt = r.text;

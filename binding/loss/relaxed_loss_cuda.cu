@@ -266,11 +266,12 @@ __global__ void LossKernel(const A* __restrict__ row_max, const A* __restrict__ 
 }
 
 template <typename T, typename A>
-__global__ void BackwardKernel(const T* __restrict__ S, int64_t B, const int32_t* __restrict__ groups,
+// S and dS may be the same buffer (no __restrict__): each thread reads S_ij, then writes dS_ij.
+__global__ void BackwardKernel(const T* S, int64_t B, const int32_t* __restrict__ groups,
                                const A* __restrict__ tau_p, A clip, const A* __restrict__ row_max,
                                const A* __restrict__ row_logsum, const int32_t* __restrict__ row_count,
                                const A* __restrict__ col_max, const A* __restrict__ col_logsum,
-                               const A* __restrict__ grad_out, T* __restrict__ dS, A* __restrict__ dtau_rows) {
+                               const A* __restrict__ grad_out, T* dS, A* __restrict__ dtau_rows) {
   __shared__ A sh[32];
   const int64_t i = blockIdx.x;
   const A tau = *tau_p;

@@ -35,7 +35,8 @@ cudaError_t ForwardStats(DType dt, const void* S, int64_t B, const int32_t* grou
                          void* row_max, void* row_logsum, int32_t* row_count, void* col_max, void* col_logsum,
                          void* workspace, void* loss, cudaStream_t stream);
 
-// dS_ij = tau * g/(2B) * (P^r_ij + P^c_ij - 2[pos]/n_i), 0 at clipped positives (element type T);
+// dS_ij = tau * g/(2B) * (P^r_ij + P^c_ij - 2[pos]/n_i), 0 at clipped positives (element type T;
+// dS may be S itself);
 // dtau_rows[i] = g/(2B) * sum_j (P^r + P^c - targets)_ij r_ij (acc), g = *grad_out (acc).
 cudaError_t Backward(DType dt, const void* S, int64_t B, const int32_t* groups, const void* tau, double clip,
                      const void* row_max, const void* row_logsum, const int32_t* row_count, const void* col_max,

@@ -99,7 +99,7 @@ CudaGrads CudaFusedBackward(const std::vector<at::Tensor>& saved, const at::Tens
         "normalising text rows");
   at::Tensor gout = grad_out.to(acc).reshape({1}).contiguous();
   at::Tensor tau_c = tau.contiguous();
-  at::Tensor dS = at::empty_like(S);
+  at::Tensor dS = S;  // in place: each thread reads S_ij before writing dS_ij (the caller owns S)
   at::Tensor dtau_rows = at::empty({B}, acc);
   const int32_t* gp = g32.numel() ? g32.data_ptr<int32_t>() : nullptr;
   Check(loss_cuda::Backward(dt, S.data_ptr(), B, gp, tau_c.data_ptr(), clip, row_max.data_ptr(),

@@ -45,6 +45,7 @@ struct CudaGrads {
   at::Tensor image, text;
   at::Tensor dtau;  // 1-element device tensor: dloss/dtau
 };
+// Writes dS over the saved S: `saved` is unusable afterwards.
 CudaGrads CudaFusedBackward(const std::vector<at::Tensor>& saved, const at::Tensor& image, const at::Tensor& text,
                             const at::Tensor& tau, double clip, const at::Tensor& grad_out, bool need_image,
                             bool need_text);
