@@ -4,6 +4,7 @@
 // weights (at once, or as soon as a running call finishes). Use after dispose -> XT_DISPOSED.
 #include <napi.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <atomic>
 #include <map>
@@ -13,6 +14,9 @@
 
 #if defined(__GLIBC__)
 #include <malloc.h>
+#endif
+#ifdef XT_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
 #include "clip/attention.h"
@@ -33,6 +37,9 @@ void ModelState::Release() {
   model = nullptr;
 #if defined(__GLIBC__)
   ::malloc_trim(0);  // hand freed weight memory back to the OS now
+#endif
+#ifdef XT_WITH_CUDA
+  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::emptyCache();  // and device memory to the driver
 #endif
 }
 

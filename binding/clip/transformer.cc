@@ -14,23 +14,25 @@ MlpImpl::MlpImpl(int64_t width, int64_t hidden, bool quick_gelu_) : quick_gelu(q
   c_proj = register_module("c_proj", torch::nn::Linear(hidden, width));
 }
 
-torch::Tensor MlpImpl::hidden(const torch::Tensor& x2d) {
-  torch::Tensor h = at::addmm(c_fc->bias, x2d, c_fc->weight.t());
-  if (InferencePath()) {
-    if (quick_gelu) {
-      h.mul_(h.mul(1.702).sigmoid_());  // one temporary instead of three
-      return h;
-    }
-    return at::gelu(h);
-  }
-  return quick_gelu ? QuickGelu(h) : at::gelu(h);
-}
-
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
   auto sizes = x.sizes().vec();
-  torch::Tensor h = hidden(x.reshape({-1, x.size(-1)}));
-  torch::Tensor y = at::addmm(c_proj->bias, h, c_proj->weight.t());
-  return y.view(sizes);
+  torch::Tensor h = at::addmm(c_fc->bias, x.reshape({-1, x.size(-1)}), c_fc->weight.t());
+  h = quick_gelu ? QuickGelu(h) : at::gelu(h);
+  return at::addmm(c_proj->bias, h, c_proj->weight.t()).view(sizes);
+}
+
+void MlpImpl::add_to(torch::Tensor& x2d, const torch::Tensor& h2d) {
+  constexpr double kQ = 1.702;
+  if (quick_gelu) {
+    torch::Tensor h = at::addmm(c_fc->bias, h2d, c_fc->weight.t(), /*beta=*/kQ, /*alpha=*/kQ);  // 1.702 (x W^T + b)
+    at::silu_(h);                                                                             // = 1.702 QuickGELU
+    x2d.add_(c_proj->bias);
+    x2d.addmm_(h, c_proj->weight.t(), /*beta=*/1.0, /*alpha=*/1.0 / kQ);
+  } else {
+    torch::Tensor h = at::gelu(at::addmm(c_fc->bias, h2d, c_fc->weight.t()));
+    x2d.add_(c_proj->bias);
+    x2d.addmm_(h, c_proj->weight.t());
+  }
 }
 
 ResidualAttentionBlockImpl::ResidualAttentionBlockImpl(int64_t width, int64_t heads, bool quick_gelu, double eps) {
@@ -53,9 +55,7 @@ torch::Tensor ResidualAttentionBlockImpl::forward(torch::Tensor x, bool causal) 
   torch::Tensor a = attn->attend(ln_1->forward(x), causal);
   x2d.add_(attn->out_proj->bias);
   x2d.addmm_(a.view({-1, w}), attn->out_proj->weight.t());
-  torch::Tensor h = mlp->hidden(ln_2->forward(x).view({-1, w}));
-  x2d.add_(mlp->c_proj->bias);
-  x2d.addmm_(h, mlp->c_proj->weight.t());
+  mlp->add_to(x2d, ln_2->forward(x).view({-1, w}));
   return x;
 }
 

@@ -22,8 +22,10 @@ class MlpImpl : public torch::nn::Module {
  public:
   MlpImpl(int64_t width, int64_t hidden, bool quick_gelu);
   torch::Tensor forward(const torch::Tensor& x);
-  // act(c_fc(x)) for 2-D x; in place when autograd is off.
-  torch::Tensor hidden(const torch::Tensor& x2d);
+  // Inference (autograd off): x2d += c_proj(act(c_fc(h2d))), with the bias and residual folded
+  // into the GEMMs and the activation one in-place pass (QuickGELU(x) = silu(1.702 x) / 1.702:
+  // 1.702 is applied by c_fc's GEMM, 1 / 1.702 by c_proj's).
+  void add_to(torch::Tensor& x2d, const torch::Tensor& h2d);
 
   torch::nn::Linear c_fc{nullptr};
   torch::nn::Linear c_proj{nullptr};

@@ -83,26 +83,42 @@ export function f16ToF32(h: number): number {
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
+let f16Table: Float32Array | undefined;
+function f16Lut(): Float32Array {
+  if (!f16Table) {
+    f16Table = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) f16Table[h] = f16ToF32(h);
+  }
+  return f16Table;
+}
+
+function u16View(b: Buffer): Uint16Array {
+  const c = Buffer.from(b); // own, aligned copy
+  return new Uint16Array(c.buffer, c.byteOffset, c.length / 2);
+}
+
 /** F16 bytes -> F32 bytes (exact). */
 export function f16BytesToF32(b: Buffer): Buffer {
-  const out = Buffer.alloc(b.length * 2);
-  for (let i = 0; i < b.length / 2; i++) out.writeFloatLE(f16ToF32(b.readUInt16LE(2 * i)), 4 * i);
-  return out;
+  const lut = f16Lut();
+  const src = u16View(b);
+  const out = new Float32Array(src.length);
+  for (let i = 0; i < src.length; i++) out[i] = lut[src[i]];
+  return Buffer.from(out.buffer);
 }
 
 /** F16 bytes -> BF16 bytes (truncating the float32 value) and the float32 values of the result. */
 export function f16BytesToBf16(b: Buffer): { bytes: Buffer; values: Float32Array } {
-  const out = Buffer.alloc(b.length);
-  const values = new Float32Array(b.length / 2);
-  const tmp = Buffer.alloc(4);
-  for (let i = 0; i < b.length / 2; i++) {
-    tmp.writeFloatLE(f16ToF32(b.readUInt16LE(2 * i)), 0);
-    tmp[0] = 0;
-    tmp[1] = 0;
-    out.writeUInt16LE(tmp.readUInt16LE(2), 2 * i);
-    values[i] = tmp.readFloatLE(0);
+  const lut = f16Lut();
+  const src = u16View(b);
+  const values = new Float32Array(src.length);
+  const bits = new Uint32Array(values.buffer);
+  const out = new Uint16Array(src.length);
+  for (let i = 0; i < src.length; i++) {
+    values[i] = lut[src[i]];
+    bits[i] &= 0xffff0000;
+    out[i] = bits[i] >>> 16;
   }
-  return { bytes: out, values };
+  return { bytes: Buffer.from(out.buffer), values };
 }
 
 export function asFloat64(e: StEntry): Float64Array {
@@ -110,8 +126,10 @@ export function asFloat64(e: StEntry): Float64Array {
   if (e.dtype === 'F64') return new Float64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
   if (e.dtype === 'F32') return Float64Array.from(new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length)));
   if (e.dtype === 'F16') {
-    const out = new Float64Array(b.length / 2);
-    for (let i = 0; i < out.length; i++) out[i] = f16ToF32(b.readUInt16LE(2 * i));
+    const lut = f16Lut();
+    const src = u16View(b);
+    const out = new Float64Array(src.length);
+    for (let i = 0; i < src.length; i++) out[i] = lut[src[i]];
     return out;
   }
   throw new Error(`asFloat64: ${e.dtype}`);

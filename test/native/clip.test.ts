@@ -266,6 +266,16 @@ describe('CLIP model (native)', function () {
         b.dispose();
         c.dispose();
       }
+      const small = await ClipModel.create('tiny', { seed: 3, vocabSize: 1000, contextLength: 32 });
+      try {
+        assert.deepStrictEqual([small.config.vocabSize, small.config.contextLength], [1000, 32]);
+        assert.deepStrictEqual((await small.getParameter('token_embedding.weight')).shape, [1000, 128]);
+        const t = await small.encodeTokens(Int32Array.from({ length: 64 }, (_, i) => (i * 37) % 999), [2, 32]);
+        assert.deepStrictEqual(t.shape, [2, 64]);
+        await rejectsWith(small.encodeTokens(Int32Array.of(1, 1000), [1, 2]), 'XT_INVALID', /\[0, 1000\)/);
+      } finally {
+        small.dispose();
+      }
       await rejectsWith(ClipModel.create('tiny', { imageSize: 70 }), 'XT_INVALID', /multiple of vision_patch_size/);
       await rejectsWith(ClipModel.create('nope'), 'XT_INVALID', /unknown CLIP preset/);
       await rejectsWith(ClipModel.create('tiny', { seed: -1 }), 'XT_INVALID');
@@ -324,13 +334,10 @@ describe('CLIP model (native)', function () {
       model.dispose(); // idempotent
       assert.strictEqual(model.disposed, true);
       // a call already running finishes correctly; one still waiting is refused
-      for (const p of [inflight, queued]) {
-        try {
-          const r = (await p) as { data: Float32Array };
-          assert.ok(r.data.length === 4 * 64);
-        } catch (e) {
-          assert.strictEqual((e as { code: string }).code, 'XT_DISPOSED');
-        }
+      const settled = await Promise.allSettled([inflight, queued]);
+      for (const s of settled) {
+        if (s.status === 'fulfilled') assert.strictEqual(s.value.data.length, 4 * 64);
+        else assert.strictEqual((s.reason as { code: string }).code, 'XT_DISPOSED');
       }
       await rejectsWith(model.encodeImages(io.images, [4, 3, 64, 64]), 'XT_DISPOSED', /dispose/);
       await rejectsWith(model.encodeTokens(io.tokens32, [4, 77]), 'XT_DISPOSED');
