@@ -23,7 +23,8 @@ export type XtErrorCode =
   | 'XT_DISPOSED'
   | 'XT_CUDA'
   | 'XT_INTERNAL'
-  | 'XT_LOAD';
+  | 'XT_LOAD'
+  | 'XT_NONFINITE';
 
 export interface XtError extends Error {
   code: XtErrorCode;
@@ -254,7 +255,7 @@ export interface SafetensorsTensor {
 }
 
 export interface ClipNative {
-  clipCreate(preset: string, opts?: { seed?: number; imageSize?: number; device?: string; dtype?: ClipDtype }):
+  clipCreate(preset: string, opts?: { seed?: number; imageSize?: number; vocabSize?: number; contextLength?: number; device?: string; dtype?: ClipDtype }):
     Promise<ClipModelNative>;
   clipLoad(source: string, opts?: { device?: string; dtype?: ClipDtype }): Promise<ClipModelNative>;
   clipPresets(): string[];
@@ -339,6 +340,62 @@ export interface LossNative {
 
 /** Everything the addon exports. Each native concern adds its interface here. */
 // ---------------------------------------------------------------------------------------------
+// Training (binding/train/train_session.cc)
+// ---------------------------------------------------------------------------------------------
+export interface TrainSessionOptions {
+  lr?: number;
+  weightDecay?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  /** Positive-pair relaxation c in [-1, 1] (1 = plain CLIP). */
+  positiveClip?: number;
+  /** Use the `groups` given to step() as multi-positive targets. */
+  multiPositive?: boolean;
+  /** Max global gradient norm (0 = off). */
+  gradClip?: number;
+  /** Micro-batches per step (gradient accumulation). */
+  accumSteps?: number;
+  lockImage?: boolean;
+  lockText?: boolean;
+  /** Skip steps whose loss or gradients are not finite (else the step rejects with XT_NONFINITE). */
+  skipNonfinite?: boolean;
+  /** fp32 (CPU default), bf16 (autocast), fp16 (autocast + dynamic loss scaling; CUDA only). */
+  precision?: 'fp32' | 'bf16' | 'fp16';
+}
+
+export interface TrainStepResult {
+  /** Mean loss over the step's micro-batches (before the update). */
+  loss: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  /** exp(logit_scale) after the update. */
+  logitScale: number;
+  /** The step was skipped (non-finite values). */
+  skipped: boolean;
+  lossScale: number;
+  batch: number;
+}
+
+/** One training session over a model: AdamW state, the fused loss, optional data parallelism. */
+export interface TrainSessionNative {
+  step(pixels: Float32Array, pixelShape: number[], tokens: Int32Array, tokenShape: number[],
+    groups: Int32Array | null, lr: number): Promise<TrainStepResult>;
+  evalLoss(pixels: Float32Array, pixelShape: number[], tokens: Int32Array, tokenShape: number[],
+    groups?: Int32Array | null): Promise<{ loss: number }>;
+  saveOptimizer(path: string): Promise<void>;
+  loadOptimizer(path: string): Promise<void>;
+  rngState(): Uint8Array;
+  setRngState(state: Uint8Array): void;
+  readonly trainableParameters: string[];
+  readonly numTrainable: number;
+}
+
+export interface TrainNative {
+  TrainSessionNative: new (model: ClipModelNative, opts: TrainSessionOptions) => TrainSessionNative;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Image decoding (binding/image/): present when the addon was built with libjpeg + libpng
 // ---------------------------------------------------------------------------------------------
 export interface ImageNative {
@@ -350,7 +407,7 @@ export interface ImageNative {
     Promise<{ width: number; height: number; data: Uint8Array } | null>;
 }
 
-export type NativeAddon = RuntimeNative & DistNative & ClipNative & LossNative & ImageNative;
+export type NativeAddon = RuntimeNative & DistNative & ClipNative & LossNative & TrainNative & ImageNative;
 
 // ---------------------------------------------------------------------------------------------
 // Loader

@@ -10,6 +10,9 @@ import { serveCommand } from './serve';
 import { synthCommand } from './synth';
 import { tokenizerCommand } from './tokenizer';
 import { convertCommand } from './convert';
+import { trainCommand } from './train';
+import { demoCommand } from './demo';
+import { ablationCommand } from './ablation';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [doctorCommand, scoreCommand, evalCommand, classifyCommand, embedCommand, serveCommand, tokenizerCommand, dataCommand, synthCommand, convertCommand];
+export const commands: CommandModule<any, any>[] = [doctorCommand, demoCommand, trainCommand, ablationCommand, scoreCommand, evalCommand, classifyCommand, embedCommand, serveCommand, tokenizerCommand, dataCommand, synthCommand, convertCommand];
