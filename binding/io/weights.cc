@@ -650,8 +650,10 @@ json::Value HfConfigJson(const clip::ClipConfig& c, at::ScalarType dtype) {
   text.set("max_position_embeddings", Value::Int(c.context_length));
   text.set("hidden_act", Value::Str(act));
   text.set("layer_norm_eps", Value::Number(c.layer_norm_eps));
-  text.set("bos_token_id", Value::Int(49406));
-  text.set("eos_token_id", Value::Int(49407));
+  // CLIP's convention: <|startoftext|>, <|endoftext|> are the last two ids (49406, 49407 for OpenAI's
+  // vocabulary), and text is pooled at the end token (the highest id).
+  text.set("bos_token_id", Value::Int(c.vocab_size - 2));
+  text.set("eos_token_id", Value::Int(c.vocab_size - 1));
   text.set("pad_token_id", Value::Int(1));
   text.set("projection_dim", Value::Int(c.embed_dim));
   Value vision = Value::MakeObject();

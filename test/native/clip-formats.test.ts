@@ -196,6 +196,7 @@ describe('CLIP weight formats (native)', function () {
     const cfg = JSON.parse(fs.readFileSync(path.join(hfOut, 'config.json'), 'utf8'));
     assert.strictEqual(cfg.vision_config.num_attention_heads, 2);
     assert.strictEqual(cfg.text_config.hidden_act, 'quick_gelu');
+    assert.deepStrictEqual([cfg.text_config.bos_token_id, cfg.text_config.eos_token_id], [49406, 49407]);
     const hfSt = readSt(path.join(hfOut, 'model.safetensors'));
     const refHf = readSt(path.join(hfDir, 'model.safetensors'));
     assert.strictEqual(hfSt.metadata?.format, 'pt');
