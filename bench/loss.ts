@@ -121,6 +121,21 @@ export const bench: BenchModule = {
         (main.pyInfo ? `, Python ${main.pyInfo.loss.toFixed(7)}` : '') + '.',
     );
 
+    notes.push(
+      `Fastest single iteration (least disturbed by other load): fused ${Math.min(...main.fused).toFixed(1)} ms, ` +
+        `composed ${Math.min(...main.ref).toFixed(1)} ms (${(Math.min(...main.ref) / Math.min(...main.fused)).toFixed(2)}×)` +
+        (main.py.length ? `, Python ${Math.min(...main.py).toFixed(1)} ms` : '') + '.',
+    );
+
+    // one intra-op thread: no parallel region can stall on a descheduled thread
+    n.setThreads(1);
+    try {
+      const one = await pair(base, Math.max(1, rounds - 1));
+      rows.push({ metric: 'same on 1 thread', ours: r2(median(one.fused)), baseline: r2(median(one.ref)), unit: 'ms', higherIsBetter: false });
+    } finally {
+      n.setThreads(threads);
+    }
+
     // multi-positive targets (groups of 4) and fp64, one round each
     const grp = await pair({ ...base, groupSize: 4 }, 1);
     rows.push({ metric: 'same with multi-positive targets (groups of 4)', ours: r2(median(grp.fused)), baseline: r2(median(grp.ref)), unit: 'ms', higherIsBetter: false });
