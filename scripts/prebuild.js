@@ -15,6 +15,18 @@ const env = { ...process.env };
 if (argv.includes('--clean')) env.XRAY_TORCH_CLEAN = '1';
 if (!wantCuda) env.XRAY_TORCH_FORCE_CPU = '1';
 
+// `strip` (binutils >= 2.36) rewrites its file in place, and so would a copy over it: a process that has
+// build/Release/xray_torch.node loaded (a test run, a server) would then crash when it touches a page of
+// it. Give the path a fresh inode first (copy + rename), so the loaded image keeps its own file.
+function detach(file) {
+  if (!fs.existsSync(file)) return;
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.copyFileSync(file, tmp);
+  fs.renameSync(tmp, file);
+}
+const local = path.join(root, 'build', 'Release', 'xray_torch.node');
+detach(local);
+
 const prebuildify = require.resolve('prebuildify/bin.js', { paths: [root] });
 const shim = path.join(__dirname, 'cmake-js-shim.js');
 const r = spawnSync(process.execPath, [prebuildify, '--napi', '--strip', '--tag-libc', '--node-gyp', shim], {
@@ -53,5 +65,7 @@ const name = `xray-torch.torch${maj}_${min}.${variant}.napi.glibc.node`;
 fs.renameSync(produced, path.join(dir, name));
 // prebuildify moved the binary out of build/Release: put a copy back so the local build stays usable
 fs.mkdirSync(path.join(root, 'build', 'Release'), { recursive: true });
-fs.copyFileSync(path.join(dir, name), path.join(root, 'build', 'Release', 'xray_torch.node'));
+const tmp = `${local}.${process.pid}.tmp`;
+fs.copyFileSync(path.join(dir, name), tmp);
+fs.renameSync(tmp, local);
 console.log(`prebuild: prebuilds/${process.platform}-${process.arch}/${name} (LibTorch ${version}, ${variant})`);
