@@ -35,7 +35,6 @@ export const classifyCommand: CommandModule<object, Args> = {
       .option('temperature', { type: 'number', describe: "paired-mode softmax scale (default: the model's logit scale)" })
       .option('resize', { choices: ['crop', 'pad'] as const, default: 'crop' as const, describe: 'image geometry' })
       .option('batch-size', { type: 'number', default: 16, describe: 'images per forward pass' })
-      .option('device', { type: 'string', describe: 'cpu (default) or cuda[:i]' })
       .option('tokenizer', { type: 'string', describe: 'tokenizer file or folder when none sits beside the weights' })
       .option('json', { type: 'boolean', describe: 'print JSON: [{"image", "labels": {name: p}}]' }) as never,
   handler: async (a) => {

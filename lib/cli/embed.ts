@@ -32,7 +32,6 @@ export const embedCommand: CommandModule<object, Args> = {
       .option('normalize', { type: 'boolean', default: true, describe: 'L2-normalise each embedding (--no-normalize for raw)' })
       .option('resize', { choices: ['crop', 'pad'] as const, default: 'crop' as const, describe: 'image geometry' })
       .option('batch-size', { type: 'number', default: 16, describe: 'inputs per forward pass' })
-      .option('device', { type: 'string', describe: 'cpu (default) or cuda[:i]' })
       .option('tokenizer', { type: 'string', describe: 'tokenizer file or folder when none sits beside the weights' })
       .check((a) => {
         const n = [a.images?.length, a.texts?.length, a['texts-file']].filter(Boolean).length;

@@ -58,7 +58,6 @@ export const evalCommand: CommandModule<object, Args> = {
       .option('threshold', { type: 'string', describe: 'decision threshold: a number (default 0.5), max-mcc or youden (on --val-split), or a JSON file {label: t}' })
       .option('radiologists', { type: 'string', array: true, describe: "readers' decision CSVs, scored on the same studies beside the model" })
       .option('predictions-out', { type: 'string', describe: 'write the probabilities as CSV (id + one column per label)' })
-      .option('device', { type: 'string', describe: 'cpu (default) or cuda[:i]' })
       .option('tokenizer', { type: 'string', describe: 'tokenizer file or folder when none sits beside the weights' })
       .options(outputOptions)
       .example('$0 eval --model ckpt/ --data CheXpert-v1.0 --split test --labels chexpert5 --radiologists bc4.csv bc6.csv bc8.csv --html report.html', '') as never,

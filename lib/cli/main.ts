@@ -2,6 +2,7 @@
 import yargs from 'yargs';
 import { commands } from './commands';
 import { isXtError } from '../native';
+import { parseDeviceSpec } from '../runtime/device';
 
 export async function main(argv: string[]): Promise<void> {
   let y = yargs(argv)
@@ -12,7 +13,18 @@ export async function main(argv: string[]): Promise<void> {
       global: true,
       describe: 'intra-op CPU threads (default: all cores; env XRAY_TORCH_THREADS)',
     })
+    .option('device', {
+      type: 'string',
+      global: true,
+      describe: 'auto | cpu | cuda | cuda:N (default auto: the first GPU with the CUDA variant, else cpu; env XRAY_TORCH_DEVICE)',
+    })
     .middleware((a) => {
+      if (a.device !== undefined) {
+        // validated here (a bad spec fails before any work); exported so the addon loader sees `cpu` too
+        const spec = parseDeviceSpec(String(a.device), '--device');
+        a.device = spec;
+        process.env.XRAY_TORCH_DEVICE = spec;
+      }
       if (typeof a.threads === 'number') {
         if (!Number.isInteger(a.threads) || a.threads < 1) throw new Error('--threads must be a positive integer');
         process.env.XRAY_TORCH_THREADS = String(a.threads);

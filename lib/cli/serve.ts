@@ -41,7 +41,6 @@ export const serveCommand: CommandModule<object, Args> = {
       .option('concurrency', { type: 'number', default: 1, describe: 'model calls at once' })
       .option('queue', { type: 'number', default: 64, describe: 'requests waiting beyond which 503 is returned' })
       .option('max-body-mb', { type: 'number', default: 16, describe: 'largest request body (MiB)' })
-      .option('device', { type: 'string', describe: 'cpu (default) or cuda[:i]' })
       .option('tokenizer', { type: 'string', describe: 'tokenizer file or folder when none sits beside the weights' })
       .option('quiet', { type: 'boolean', describe: 'no request log' }) as never,
   handler: async (a) => {

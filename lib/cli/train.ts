@@ -72,7 +72,6 @@ export function trainOptions<T>(y: Argv<T>): Argv<T & TrainArgs> {
     .option('lock-image', { type: 'boolean', default: false, describe: 'freeze the image tower' })
     .option('lock-text', { type: 'boolean', default: false, describe: 'freeze the text tower' })
     .option('precision', { type: 'string', default: 'fp32', choices: ['fp32', 'bf16', 'fp16'], describe: 'fp32 on CPU; bf16/fp16 autocast on CUDA' })
-    .option('device', { type: 'string', default: 'cpu', describe: 'cpu | cuda | cuda:N' })
     .option('seed', { type: 'number', default: 0 })
     .option('augment', { type: 'boolean', default: true, describe: 'training augmentation (--no-augment to disable)' })
     .option('out', { type: 'string', demandOption: true, describe: 'output folder (model, checkpoints/, metrics.jsonl, summary.json)' })

@@ -18,11 +18,12 @@ import * as path from 'path';
 import { native, xtError } from '../native';
 import type { ClipConfig, ClipModelNative, ClipSaveLayout, ClipDtype, WeightsInfo } from '../native';
 import { findTokenizer, ClipTokenizer, TOKENIZER_FILES } from '../text/clip-tokenizer';
+import { resolveDevice } from '../runtime/device';
 
 export type { ClipConfig, ClipSaveLayout, ClipDtype, WeightsInfo } from '../native';
 
 export interface LoadModelOptions {
-  /** `cpu` (default), `cuda` or `cuda:N`. */
+  /** `auto` (default: cuda:0 on the CUDA variant with a GPU, else cpu; or `XRAY_TORCH_DEVICE`), `cpu`, `cuda`, `cuda:N`. */
   device?: string;
   /** Compute/storage dtype of the loaded parameters (default float32). */
   dtype?: ClipDtype;
@@ -39,6 +40,7 @@ export interface CreateModelOptions {
   vocabSize?: number;
   /** Text context length (default the preset's 77). */
   contextLength?: number;
+  /** As in `LoadModelOptions.device`. */
   device?: string;
   dtype?: ClipDtype;
 }
@@ -93,7 +95,7 @@ export class ClipModel {
   /** Load weights from a file or a folder in any supported format. */
   static async load(source: string, opts: LoadModelOptions = {}): Promise<ClipModel> {
     if (typeof source !== 'string' || source === '') throw xtError('XT_INVALID', 'loadModel(source): source must be a path');
-    const handle = await native().clipLoad(source, { device: opts.device, dtype: opts.dtype });
+    const handle = await native().clipLoad(source, { device: resolveDevice(opts.device).device, dtype: opts.dtype });
     const model = new ClipModel(handle);
     if (opts.tokenizer !== false) {
       const dir = sourceDir(source);
@@ -126,7 +128,7 @@ export class ClipModel {
       imageSize: opts.imageSize,
       vocabSize: opts.vocabSize,
       contextLength: opts.contextLength,
-      device: opts.device,
+      device: resolveDevice(opts.device).device,
       dtype: opts.dtype,
     });
     return new ClipModel(handle);

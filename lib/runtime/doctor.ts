@@ -1,6 +1,7 @@
 /** What `xray-torch doctor` reports: the LibTorch build, CUDA, BLAS speed, threads, addon. */
 import * as fs from 'fs';
 import { loadAddon } from '../native';
+import { chooseDevice, type DeviceChoice } from './device';
 
 export interface DoctorReport {
   torchVersion: string;
@@ -13,6 +14,9 @@ export interface DoctorReport {
   interopThreads: number;
   parallelBackend: string;
   addon: { path: string; variant: 'cpu' | 'cuda'; reason: string; modules: string[] };
+  /** The device models would run on with this spec (`--device`, else XRAY_TORCH_DEVICE, else auto), and why;
+   * `error` instead when that spec cannot be honoured here. */
+  device: DeviceChoice | { requested: string; error: string };
   node: string;
   platform: string;
 }
@@ -54,12 +58,18 @@ export function detectBlas(): { library: string | null; name: string } {
   return { library: pick, name };
 }
 
-export async function doctor(opts: { matmulSize?: number; matmulIters?: number } = {}): Promise<DoctorReport> {
+export async function doctor(opts: { matmulSize?: number; matmulIters?: number; device?: string } = {}): Promise<DoctorReport> {
   const loadedAddon = loadAddon();
   const a = loadedAddon.addon;
   const info = a.runtimeInfo();
   const bench = await a.benchMatmul(opts.matmulSize ?? 1024, opts.matmulIters ?? 20);
   const backend = /ATen parallel backend: (.*)/.exec(info.parallelInfo)?.[1]?.trim() ?? 'unknown';
+  let device: DoctorReport['device'];
+  try {
+    device = chooseDevice(opts.device, info);
+  } catch (e) {
+    device = { requested: opts.device ?? process.env.XRAY_TORCH_DEVICE ?? 'auto', error: (e as Error).message };
+  }
   const torchLib = mappedLibraries(/libtorch_cpu\.so|libtorch\.so/).map(realpath)[0] ?? null;
   return {
     torchVersion: info.torchVersion,
@@ -72,6 +82,7 @@ export async function doctor(opts: { matmulSize?: number; matmulIters?: number }
     interopThreads: info.interopThreads,
     parallelBackend: backend,
     addon: { path: loadedAddon.path, variant: info.variant, reason: loadedAddon.reason, modules: a.modules },
+    device,
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
   };
@@ -90,6 +101,7 @@ export function formatDoctor(r: DoctorReport): string {
     ['threads', `intra-op ${r.threads}, inter-op ${r.interopThreads} (${r.parallelBackend})`],
     ['addon', `${r.addon.variant} — ${r.addon.path}`],
     ['chosen because', r.addon.reason],
+    ['device', 'error' in r.device ? `${r.device.requested}: ${r.device.error}` : `${r.device.device} — ${r.device.reason}`],
     ['native modules', r.addon.modules.join(', ')],
     ['Node', `${r.node} ${r.platform}`],
   ];
