@@ -19,6 +19,12 @@
 namespace xt {
 namespace {
 
+// TF32 for fp32 matmuls and convolutions on CUDA (Ampere and later). Off by default as in PyTorch;
+// the trainer turns it on for CUDA runs unless told otherwise (open_clip does the same).
+bool g_tf32 = false;
+bool Tf32() { return g_tf32; }
+
+
 Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&]() -> Napi::Value {
@@ -48,11 +54,26 @@ Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
     }
 #endif
     o.Set("cudaDevices", devices);
+    o.Set("tf32", Napi::Boolean::New(env, Tf32()));
     o.Set("intraOpThreads", Napi::Number::New(env, IntraOpThreads()));
     o.Set("interopThreads", Napi::Number::New(env, at::get_num_interop_threads()));
     o.Set("parallelInfo", Napi::String::New(env, at::get_parallel_info()));
     o.Set("buildConfig", Napi::String::New(env, at::show_config()));
     return o;
+  });
+}
+
+Napi::Value SetTf32(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    XT_CHECK(info.Length() >= 1 && info[0].IsBoolean(), kInvalid, "setTf32(on): on must be a boolean");
+    g_tf32 = info[0].As<Napi::Boolean>().Value();
+#ifdef XT_WITH_CUDA
+    // matmuls: "high" allows TF32, "highest" is full fp32 (the API exists in 1.12+ and 2.x); convolutions: cuDNN's flag
+    at::globalContext().setFloat32MatmulPrecision(g_tf32 ? "high" : "highest");
+    at::globalContext().setAllowTF32CuDNN(g_tf32);
+#endif
+    return env.Undefined();
   });
 }
 
@@ -129,6 +150,7 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
 void InitRuntime(Napi::Env env, Napi::Object exports) {
   exports.Set("runtimeInfo", Napi::Function::New(env, RuntimeInfo, "runtimeInfo"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
+  exports.Set("setTf32", Napi::Function::New(env, SetTf32, "setTf32"));
   exports.Set("benchMatmul", Napi::Function::New(env, BenchMatmul, "benchMatmul"));
   exports.Set("matmul", Napi::Function::New(env, Matmul, "matmul"));
 }

@@ -62,6 +62,8 @@ export interface RuntimeInfo {
   interopThreads: number;
   parallelInfo: string;
   buildConfig: string;
+  /** TF32 for fp32 matmuls/convolutions on CUDA (see setTf32). */
+  tf32: boolean;
 }
 
 export interface MatmulBench {
@@ -77,6 +79,8 @@ export interface RuntimeNative {
   runtimeInfo(): RuntimeInfo;
   /** Intra-op threads for every native call from now on. */
   setThreads(n: number): void;
+  /** Allow TF32 for fp32 matmuls and cuDNN convolutions on CUDA (no effect on the CPU variant). */
+  setTf32(on: boolean): void;
   /** fp32 square matmul throughput (one warm-up, then `iters` timed products). */
   benchMatmul(size: number, iters: number): Promise<MatmulBench>;
   /** 2-D matrix product; rejects with XT_SHAPE when the shapes do not fit. */
@@ -362,6 +366,9 @@ export interface TrainSessionOptions {
   skipNonfinite?: boolean;
   /** fp32 (CPU default), bf16 (autocast), fp16 (autocast + dynamic loss scaling; CUDA only). */
   precision?: 'fp32' | 'bf16' | 'fp16';
+  /** Read the loss (and gradient norm, non-finite count) from the device every N steps only (default 1).
+   * Steps in between return `synced: false` with NaN loss and gradient norm; fp16 always syncs. */
+  syncEvery?: number;
 }
 
 export interface TrainStepResult {
@@ -375,12 +382,18 @@ export interface TrainStepResult {
   skipped: boolean;
   lossScale: number;
   batch: number;
+  /** false: a step of syncEvery > 1 whose figures are read later (loss and gradNorm are NaN). */
+  synced: boolean;
+  /** Synced: how many steps `loss` is the mean of (those since the last read). */
+  steps: number;
+  /** Synced, syncEvery > 1 with skipNonfinite: steps among them whose update was zeroed (non-finite). */
+  nonfinite: number;
 }
 
 /** One training session over a model: AdamW state, the fused loss, optional data parallelism. */
 export interface TrainSessionNative {
   step(pixels: Float32Array, pixelShape: number[], tokens: Int32Array, tokenShape: number[],
-    groups: Int32Array | null, lr: number): Promise<TrainStepResult>;
+    groups: Int32Array | null, lr: number, sync?: boolean): Promise<TrainStepResult>;
   evalLoss(pixels: Float32Array, pixelShape: number[], tokens: Int32Array, tokenShape: number[],
     groups?: Int32Array | null): Promise<{ loss: number }>;
   saveOptimizer(path: string): Promise<void>;

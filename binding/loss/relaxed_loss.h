@@ -24,9 +24,13 @@
 namespace xt {
 
 // The fused implementation (custom autograd function).
+// validate_values = false skips the value checks that need a device->host read on CUDA (non-finite
+// entries, zero rows: they then give a non-finite loss instead of an error); the training step uses it to
+// avoid a host synchronisation per step. Shapes, dtypes and devices are always checked.
 at::Tensor relaxed_contrastive_loss(const at::Tensor& image, const at::Tensor& text,
                                    const at::Tensor& logit_scale /*0-dim, requires_grad*/,
-                                   double positive_clip, const c10::optional<at::Tensor>& groups);
+                                   double positive_clip, const c10::optional<at::Tensor>& groups,
+                                   bool validate_values = true);
 
 // The same loss composed from ATen ops (autograd through them): the reference for tests and
 // benchmarks. It materialises several [B, B] temporaries.

@@ -207,11 +207,12 @@ class RelaxedLossFunction : public torch::autograd::Function<RelaxedLossFunction
 }  // namespace loss
 
 at::Tensor relaxed_contrastive_loss(const at::Tensor& image, const at::Tensor& text, const at::Tensor& logit_scale,
-                                   double positive_clip, const c10::optional<at::Tensor>& groups) {
+                                   double positive_clip, const c10::optional<at::Tensor>& groups,
+                                   bool validate_values) {
   at::Tensor g = groups.has_value() ? *groups : at::Tensor();
   const bool cpu = image.defined() && image.device().is_cpu();
   // CPU: the kernels find non-finite values and zero rows while normalising, for free.
-  loss::ValidateInputs(image, text, logit_scale, positive_clip, g, /*check_values=*/!cpu);
+  loss::ValidateInputs(image, text, logit_scale, positive_clip, g, /*check_values=*/!cpu && validate_values);
 #ifndef XT_WITH_CUDA
   XT_CHECK(cpu, kCuda, "relaxed_contrastive_loss: this build has no CUDA support (inputs are on " +
                            image.device().str() + ")");

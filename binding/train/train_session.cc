@@ -48,6 +48,9 @@ struct Options {
   bool lock_text = false;
   bool skip_nonfinite = false;
   std::string precision = "fp32";  // fp32 | bf16 | fp16 (autocast; fp16 with dynamic loss scaling)
+  // > 1: steps run without a device->host synchronisation; the loss, gradient norm and non-finite
+  // count are read every sync_every steps (or when a step asks). fp16 always syncs (loss scaling).
+  int sync_every = 1;
 };
 
 // Parameters that get no weight decay: biases, norms, embeddings, the logit scale (open_clip's rule
@@ -68,6 +71,9 @@ struct StepResult {
   bool skipped = false;
   double loss_scale = 1;
   int64_t batch = 0;
+  bool synced = true;     // false: loss/grad_norm are NaN (read at a later step)
+  int64_t steps = 1;      // synced: the loss is the mean over this many steps (those since the last read)
+  int64_t nonfinite = 0;  // synced, lazy mode with skip_nonfinite: steps whose update was zeroed
 };
 
 struct Session {
@@ -79,6 +85,9 @@ struct Session {
   std::unique_ptr<dist::GradientReducer> reducer;
   double loss_scale = 65536.0;  // fp16 only
   int good_steps = 0;
+  // lazy mode (sync_every > 1): device-side accumulators since the last read
+  torch::Tensor loss_acc, bad_acc, norm_last;
+  int64_t pending = 0;
   std::mutex mu;
 };
 using SessionPtr = std::shared_ptr<Session>;
@@ -184,8 +193,9 @@ BatchInput ReadBatch(const Napi::CallbackInfo& info, bool use_groups) {
 }
 
 // One micro-batch forward: embeddings (gathered over ranks when data-parallel) and the loss.
+// lazy (on CUDA): no finiteness checks that would read device values; a non-finite loss comes out instead.
 torch::Tensor ForwardLoss(clip::ClipModel& m, const Session& s, const torch::Tensor& px, const torch::Tensor& ids,
-                          const c10::optional<torch::Tensor>& groups, const at::Device& dev) {
+                          const c10::optional<torch::Tensor>& groups, const at::Device& dev, bool lazy = false) {
   torch::Tensor img, txt;
   {
     AutocastScope ac(s.opt.precision, dev);
@@ -203,8 +213,9 @@ torch::Tensor ForwardLoss(clip::ClipModel& m, const Session& s, const torch::Ten
   if (g && g->device() != img.device()) g = g->to(img.device());
   // Diverged weights give non-finite embeddings, which the loss rejects as bad input: report them as a
   // non-finite step instead (an undefined tensor).
-  if (!torch::isfinite(img).all().item<bool>() || !torch::isfinite(txt).all().item<bool>()) return torch::Tensor();
-  return relaxed_contrastive_loss(img, txt, m->logit_scale, s.opt.positive_clip, g);
+  const bool check = !(lazy && dev.is_cuda());
+  if (check && (!torch::isfinite(img).all().item<bool>() || !torch::isfinite(txt).all().item<bool>())) return torch::Tensor();
+  return relaxed_contrastive_loss(img, txt, m->logit_scale, s.opt.positive_clip, g, /*validate_values=*/check);
 }
 
 bool AllFinite(const std::vector<torch::Tensor>& ts) {
@@ -213,9 +224,111 @@ bool AllFinite(const std::vector<torch::Tensor>& ts) {
   return true;
 }
 
-StepResult Step(Session& s, BatchInput b, double lr) {
+// A step without device->host reads (sync_every > 1; fp32/bf16). Gradient clipping runs on the device
+// exactly as clip_grad_norm_ computes it (norm of the per-parameter norms, coefficient clamped at 1), minus
+// its final read; a non-finite global norm turns the coefficient to 0 and the gradients to zeros (the
+// update of that step is then weight decay and moment decay only) and is counted. Every sync_every steps,
+// or when `force_sync`, one read brings back the mean loss, the last gradient norm, the logit scale and
+// the non-finite count: non-zero is XT_NONFINITE unless skip_nonfinite.
+StepResult LazyStep(Session& s, clip::ClipModel& m, const BatchInput& b, double lr, bool force_sync) {
+  StepResult r;
+  const at::Device dev = s.model->device;
+  const bool cuda = dev.is_cuda();
+  m->train();
+  s.optimizer->zero_grad();
+  SetLr(*s.optimizer, lr);
+  const int64_t B = b.pixels.size(0);
+  const int accum = std::max<int64_t>(1, std::min<int64_t>(s.opt.accum_steps, B));
+  r.batch = B;
+  auto px_all = cuda ? b.pixels.pin_memory().to(dev, s.model->dtype, /*non_blocking=*/true) : b.pixels.to(s.model->dtype);
+  auto ids_all = cuda ? b.tokens.pin_memory().to(dev, /*non_blocking=*/true) : b.tokens;
+  const auto dopt = torch::TensorOptions().dtype(torch::kDouble).device(dev);
+  if (!s.loss_acc.defined()) {
+    s.loss_acc = torch::zeros({}, dopt);
+    s.bad_acc = torch::zeros({}, dopt);
+    s.norm_last = torch::zeros({}, dopt);
+  }
+  torch::Tensor step_loss = torch::zeros({}, dopt);
+  bool host_bad = false;  // CPU only: non-finite embeddings found (free to check there)
+  for (int k = 0; k < accum; ++k) {
+    int64_t lo = B * k / accum, hi = B * (k + 1) / accum;
+    c10::optional<torch::Tensor> g;
+    if (b.groups) g = b.groups->slice(0, lo, hi);
+    torch::Tensor loss = ForwardLoss(m, s, px_all.slice(0, lo, hi), ids_all.slice(0, lo, hi), g, dev, /*lazy=*/true);
+    if (!loss.defined()) {
+      host_bad = true;
+      break;
+    }
+    step_loss.add_(loss.detach().to(torch::kDouble), 1.0 / accum);
+    if (s.reducer && k == accum - 1) s.reducer->Prepare();
+    (loss / static_cast<double>(accum)).backward();
+  }
+  if (host_bad) {
+    s.optimizer->zero_grad();
+    s.bad_acc.add_(1);
+  } else {
+    if (s.reducer) s.reducer->Finish();
+    std::vector<torch::Tensor> norms;
+    std::vector<torch::Tensor> grads;
+    for (auto& p : s.params) {
+      if (!p.grad().defined()) continue;
+      grads.push_back(p.mutable_grad());
+      norms.push_back(p.grad().data().norm(2));
+    }
+    torch::Tensor total = norms.empty() ? torch::zeros({}, dopt)
+                                        : (norms.size() == 1 ? norms[0] : torch::stack(norms).norm(2));
+    torch::Tensor finite = torch::isfinite(total);
+    torch::Tensor coef = s.opt.grad_clip > 0 ? torch::clamp(s.opt.grad_clip / (total + 1e-6), c10::nullopt, 1.0)
+                                             : torch::ones_like(total);
+    coef = torch::where(finite, coef, torch::zeros_like(coef));
+    for (auto& gr : grads) {
+      gr.data().mul_(coef);
+      gr.data().nan_to_num_(0.0, 0.0, 0.0);  // 0 * NaN: a non-finite step leaves exact zeros
+    }
+    s.bad_acc.add_(finite.logical_not().to(torch::kDouble));
+    s.loss_acc.add_(torch::where(torch::isfinite(step_loss), step_loss, torch::zeros_like(step_loss)));
+    s.norm_last = total.detach().to(torch::kDouble);
+    s.optimizer->step();
+  }
+  {
+    torch::NoGradGuard ng;
+    m->logit_scale.clamp_(0, kMaxLogitScale);
+  }
+  ++s.pending;
+  r.loss_scale = 1.0;
+  if (!force_sync && s.pending < s.opt.sync_every) {
+    r.synced = false;
+    r.steps = 0;
+    r.loss = std::numeric_limits<double>::quiet_NaN();
+    r.grad_norm = std::numeric_limits<double>::quiet_NaN();
+    r.logit_scale = s.model->logit_scale;  // as of the last read
+    return r;
+  }
+  torch::Tensor pack = torch::stack({s.loss_acc, s.bad_acc, s.norm_last,
+                                     m->logit_scale.detach().to(torch::kDouble).reshape({})}).cpu();
+  const double* v = pack.data_ptr<double>();
+  const int64_t n = s.pending, bad = static_cast<int64_t>(v[1]);
+  s.loss_acc.zero_();
+  s.bad_acc.zero_();
+  s.pending = 0;
+  r.steps = n;
+  r.loss = n > bad ? v[0] / static_cast<double>(n - bad) : std::numeric_limits<double>::quiet_NaN();
+  r.grad_norm = v[2];
+  r.logit_scale = std::exp(v[3]);
+  s.model->logit_scale = r.logit_scale;
+  r.nonfinite = bad;
+  if (bad > 0 && !s.opt.skip_nonfinite) {
+    throw XtError("XT_NONFINITE", "train: " + std::to_string(bad) + " of the last " + std::to_string(n) +
+                                      " steps had a non-finite loss or gradient (their updates were zeroed, the weights "
+                                      "stay finite); lower the learning rate, or pass --skip-nonfinite to continue past such steps");
+  }
+  return r;
+}
+
+StepResult Step(Session& s, BatchInput b, double lr, bool force_sync) {
   std::lock_guard<std::mutex> lock(s.mu);
   return clip::WithModel(s.model, [&](clip::ClipModel& m) {
+    if (s.opt.sync_every > 1 && s.opt.precision != "fp16") return LazyStep(s, m, b, lr, force_sync);
     StepResult r;
     const at::Device dev = s.model->device;
     const bool cuda = dev.is_cuda();
@@ -325,6 +438,9 @@ Napi::Object StepToJs(Napi::Env env, const StepResult& r) {
   o.Set("skipped", r.skipped);
   o.Set("lossScale", r.loss_scale);
   o.Set("batch", static_cast<double>(r.batch));
+  o.Set("synced", r.synced);
+  o.Set("steps", static_cast<double>(r.steps));
+  o.Set("nonfinite", static_cast<double>(r.nonfinite));
   return o;
 }
 
@@ -365,6 +481,8 @@ class TrainSessionWrap : public Napi::ObjectWrap<TrainSessionWrap> {
       op.lock_text = OptBool(o, "lockText", op.lock_text);
       op.skip_nonfinite = OptBool(o, "skipNonfinite", op.skip_nonfinite);
       op.precision = OptString(o, "precision", op.precision);
+      op.sync_every = static_cast<int>(OptNumber(o, "syncEvery", op.sync_every));
+      XT_CHECK(op.sync_every >= 1 && op.sync_every <= 100000, kInvalid, "train: syncEvery must be an integer >= 1");
       XT_CHECK(op.lr > 0 && std::isfinite(op.lr), kInvalid, "train: lr must be a positive number");
       XT_CHECK(op.weight_decay >= 0, kInvalid, "train: weightDecay must be >= 0");
       XT_CHECK(op.beta1 >= 0 && op.beta1 < 1 && op.beta2 >= 0 && op.beta2 < 1, kInvalid, "train: betas must be in [0, 1)");
@@ -394,9 +512,10 @@ class TrainSessionWrap : public Napi::ObjectWrap<TrainSessionWrap> {
       BatchInput b = ReadBatch(info, s_->opt.multi_positive);
       double lr = info[5].As<Napi::Number>().DoubleValue();
       XT_CHECK(lr >= 0 && std::isfinite(lr), kInvalid, "step: lr must be a finite number >= 0");
+      const bool sync = info.Length() > 6 && info[6].IsBoolean() && info[6].As<Napi::Boolean>().Value();
       SessionPtr s = s_;
       return RunAsync<StepResult>(
-          env, "xt.train.step", [s, b, lr]() { return Step(*s, b, lr); },
+          env, "xt.train.step", [s, b, lr, sync]() { return Step(*s, b, lr, sync); },
           [](Napi::Env env, StepResult& r) -> Napi::Value { return StepToJs(env, r); });
     });
   }

@@ -37,6 +37,8 @@ export interface TrainArgs {
   'save-every'?: number;
   validate?: boolean;
   'skip-nonfinite'?: boolean;
+  'sync-every'?: number;
+  tf32?: boolean;
   'on-bad-sample'?: string;
   quiet?: boolean;
   json?: boolean;
@@ -85,6 +87,8 @@ export function trainOptions<T>(y: Argv<T>): Argv<T & TrainArgs> {
     .option('save-every', { type: 'number', default: 0, describe: 'also checkpoint every N steps' })
     .option('validate', { type: 'boolean', default: true, describe: 'validation loss + zero-shot AUROC each epoch' })
     .option('skip-nonfinite', { type: 'boolean', default: false, describe: 'skip steps with a non-finite loss instead of stopping' })
+    .option('sync-every', { type: 'number', describe: 'read the loss from the device every N steps (default 10 on CUDA, 1 on CPU)' })
+    .option('tf32', { type: 'boolean', describe: 'TF32 matmuls/convolutions on CUDA (default on; --no-tf32 for full fp32)' })
     .option('on-bad-sample', { type: 'string', default: 'skip', choices: ['skip', 'fail'] })
     .option('quiet', { type: 'boolean', default: false })
     .option('json', { type: 'boolean', default: false, describe: 'JSON lines on stderr, the summary as JSON on stdout' })
@@ -135,6 +139,8 @@ export function toTrainOptions(a: TrainArgs): TrainOptions {
     saveEvery: a['save-every'],
     validate: a.validate,
     skipNonfinite: a['skip-nonfinite'],
+    syncEvery: a['sync-every'],
+    tf32: a.tf32,
     onBadSample: a['on-bad-sample'] as TrainOptions['onBadSample'],
     progress,
     distBackend: (a['dist-backend'] ?? 'auto') as TrainOptions['distBackend'],

@@ -8,7 +8,8 @@ export interface StepInfo {
   step: number;
   totalSteps: number;
   epoch: number;
-  loss: number;
+  /** null on steps whose loss is read later (`syncEvery` > 1). */
+  loss: number | null;
   lr: number;
   imagesPerSec: number;
 }
@@ -18,6 +19,7 @@ export type ProgressMode = 'auto' | 'bar' | 'lines' | 'json' | 'quiet';
 export class Progress {
   private bar?: SingleBar;
   private lastLine = 0;
+  private lastLoss = '-';
   private readonly mode: Exclude<ProgressMode, 'auto'>;
 
   constructor(mode: ProgressMode, private readonly out: NodeJS.WriteStream = process.stderr, private readonly every = 10) {
@@ -39,7 +41,8 @@ export class Progress {
   }
 
   step(s: StepInfo): void {
-    const payload = { loss: s.loss.toFixed(4), lr: s.lr.toExponential(2), ips: s.imagesPerSec.toFixed(1) };
+    if (s.loss !== null) this.lastLoss = s.loss.toFixed(4);
+    const payload = { loss: this.lastLoss, lr: s.lr.toExponential(2), ips: s.imagesPerSec.toFixed(1) };
     if (this.mode === 'bar') this.bar?.update(s.step, payload);
     else if (this.mode === 'json') this.out.write(JSON.stringify({ event: 'step', ...s }) + '\n');
     else if (this.mode === 'lines' && (s.step - this.lastLine >= this.every || s.step === s.totalSteps)) {

@@ -27,6 +27,8 @@ import { parseReport } from '../text/reports';
 import type { SectionSelection } from '../text/reports';
 import { adaptClip } from '../eval/model';
 import { runZeroShotEval } from '../eval/pipeline';
+import { labelText } from '../eval/labelsets';
+import { resolveDevice } from '../runtime/device';
 import { lrAt } from './schedule';
 import { CheckpointStore } from './checkpoints';
 import { MetricsLog } from './metrics-log';
@@ -80,7 +82,9 @@ export interface TrainOptions {
   accumSteps?: number;
   lockImage?: boolean;
   lockText?: boolean;
+  /** Default: bf16 autocast on CUDA, fp32 on the CPU. */
   precision?: 'fp32' | 'bf16' | 'fp16';
+  /** `auto` (default; or `XRAY_TORCH_DEVICE`), `cpu`, `cuda`, `cuda:N`; see lib/runtime/device.ts. */
   device?: string;
   seed?: number;
   /** Training augmentation (default true). */
@@ -98,6 +102,12 @@ export interface TrainOptions {
   /** Labels for the validation AUROC (default: the dataset's). */
   labels?: string[];
   skipNonfinite?: boolean;
+  /** Read the loss from the device every N steps instead of every step, so that steps queue on the GPU
+   * without a host synchronisation (default 10 on CUDA, 1 on the CPU where a read costs nothing). The last
+   * step of an epoch, of a run and before a save always read. */
+  syncEvery?: number;
+  /** TF32 for fp32 matmuls/convolutions on CUDA (default true, as open_clip). */
+  tf32?: boolean;
   onBadSample?: 'skip' | 'fail';
   progress?: ProgressMode;
   /** Data-parallel backend when started under a launcher (WORLD_SIZE > 1): auto, gloo, nccl. */
@@ -111,9 +121,11 @@ export interface StepEvent {
   step: number;
   totalSteps: number;
   epoch: number;
-  loss: number;
+  /** The loss of this step, or with `syncEvery` > 1 the mean over the steps since the last read; null on
+   * the steps in between (read later). */
+  loss: number | null;
   lr: number;
-  gradNorm: number;
+  gradNorm: number | null;
   logitScale: number;
   imagesPerSec: number;
   skipped: boolean;
@@ -180,7 +192,16 @@ interface SavedState {
 
 const CRITICAL: (keyof ResolvedOptions)[] = ['data', 'model', 'batchSize', 'seed', 'sentences', 'fullReport', 'positiveClip', 'multiPositive', 'accumSteps', 'augment'];
 
-function resolveOptions(o: TrainOptions, batchesPerEpoch: (bs: number) => number): ResolvedOptions {
+/** The device of this process: `device`/XRAY_TORCH_DEVICE/auto resolved; under a distributed launch `auto` and
+ * `cuda` mean `cuda:$LOCAL_RANK` (one GPU per process). */
+function pickDevice(spec: string | undefined): string {
+  const choice = resolveDevice(spec);
+  const denv = readDistEnv();
+  if (denv.worldSize > 1 && choice.device.startsWith('cuda') && (choice.requested === 'auto' || choice.requested === 'cuda')) return `cuda:${denv.localRank}`;
+  return choice.device;
+}
+
+function resolveOptions(o: TrainOptions, batchesPerEpoch: (bs: number) => number, device: string): ResolvedOptions {
   // (batchSize is per process; with W data-parallel processes the global batch is W × batchSize)
   if (!o || typeof o !== 'object') throw xtError('XT_INVALID', 'train(options): options object required');
   if (typeof o.data !== 'string' || !o.data) throw xtError('XT_INVALID', 'train: `data` (a dataset root or manifest) is required');
@@ -229,8 +250,9 @@ function resolveOptions(o: TrainOptions, batchesPerEpoch: (bs: number) => number
     accumSteps: int('accumSteps', o.accumSteps, 1, 1),
     lockImage: !!o.lockImage,
     lockText: !!o.lockText,
-    precision: o.precision ?? 'fp32',
-    device: o.device ?? 'cpu',
+    // bf16 autocast by default on CUDA (fp32 weights and optimiser state); fp32 on the CPU
+    precision: o.precision ?? (device.startsWith('cuda') ? 'bf16' : 'fp32'),
+    device,
     seed: int('seed', o.seed, 0, 0),
     augment: o.augment ?? true,
     out: path.resolve(o.out),
@@ -239,6 +261,8 @@ function resolveOptions(o: TrainOptions, batchesPerEpoch: (bs: number) => number
     validate: o.validate ?? true,
     labels: o.labels,
     skipNonfinite: !!o.skipNonfinite,
+    syncEvery: int('syncEvery', o.syncEvery, device.startsWith('cuda') ? 10 : 1, 1),
+    tf32: o.tf32 ?? true,
     onBadSample: o.onBadSample ?? 'skip',
     concurrency: int('concurrency', o.concurrency, 4, 1),
   };
@@ -274,6 +298,8 @@ export function train(options: TrainOptions): TrainHandle {
 async function runTraining(o: TrainOptions, em: TrainHandle, ctl: { cancelled: boolean }): Promise<TrainSummary> {
   const t0 = Date.now();
   const log = (m: string) => em.emit('log', m);
+  // first, so that a device that cannot be used fails before any data is read (a resume re-resolves it too)
+  const device = pickDevice(o?.device);
 
   // ---- resume: the saved options win (a resumed run must be the same run) ----
   let saved: SavedState | undefined;
@@ -311,8 +337,8 @@ async function runTraining(o: TrainOptions, em: TrainHandle, ctl: { cancelled: b
   }
   const worldSize = readDistEnv().worldSize;
   const opts: ResolvedOptions = saved
-    ? { ...saved.options, out: path.resolve(o.out ?? saved.options.out) }
-    : resolveOptions(o, (bs) => Math.floor(trainRecords.length / (bs * worldSize)));
+    ? { ...saved.options, out: path.resolve(o.out ?? saved.options.out), device }
+    : resolveOptions(o, (bs) => Math.floor(trainRecords.length / (bs * worldSize)), device);
   if (trainRecords.length < opts.batchSize) {
     throw xtError('XT_INVALID', `${dataRoot}: ${trainRecords.length} training studies, fewer than one batch of ${opts.batchSize}`);
   }
@@ -392,8 +418,9 @@ async function runTraining(o: TrainOptions, em: TrainHandle, ctl: { cancelled: b
     session = new (native().TrainSessionNative)(model.native, {
       lr: opts.lr, weightDecay: opts.weightDecay, positiveClip: opts.positiveClip, multiPositive: opts.multiPositive,
       gradClip: opts.gradClip, accumSteps: opts.accumSteps, lockImage: opts.lockImage, lockText: opts.lockText,
-      skipNonfinite: opts.skipNonfinite, precision: opts.precision,
+      skipNonfinite: opts.skipNonfinite, precision: opts.precision, syncEvery: opts.syncEvery,
     });
+    if (opts.device.startsWith('cuda')) native().setTf32(opts.tf32 !== false);
     if (saved && resumeDir) {
       await session.loadOptimizer(path.join(resumeDir, 'optimizer.pt'));
       session.setRngState(Buffer.from(saved.rng, 'base64'));
@@ -471,7 +498,10 @@ async function runTraining(o: TrainOptions, em: TrainHandle, ctl: { cancelled: b
         const lr = lrAt(schedule, step);
         let r: TrainStepResult;
         try {
-          r = await session.step(batch.images, [batch.n, 3, batch.size, batch.size], ids, [batch.n, ctx], groups, lr);
+          // read the loss at the points where it is logged or saved (syncEvery > 1 only reads every N steps)
+          const sync = step + 1 >= opts.steps || batch.batchIndex + 1 >= perEpoch || ctl.cancelled ||
+            (opts.saveEvery > 0 && (step + 1) % opts.saveEvery === 0);
+          r = await session.step(batch.images, [batch.n, 3, batch.size, batch.size], ids, [batch.n, ctx], groups, lr, sync);
         } catch (e) {
           if (isXtError(e) && e.code === 'XT_NONFINITE') {
             metrics.write('nonfinite', { step, epoch });
@@ -490,11 +520,17 @@ async function runTraining(o: TrainOptions, em: TrainHandle, ctl: { cancelled: b
           windowStart = now;
           windowImages = 0;
         }
-        if (!r.skipped) {
-          losses.push(r.loss);
-          epochLosses.push(r.loss);
+        if (!r.skipped && r.synced && Number.isFinite(r.loss)) {
+          for (let k = 0; k < r.steps - (r.nonfinite ?? 0); k++) { // a read after N steps stands for N steps
+            losses.push(r.loss);
+            epochLosses.push(r.loss);
+          }
         }
-        const ev: StepEvent = { step, totalSteps: opts.steps, epoch, loss: r.loss, lr, gradNorm: r.gradNorm, logitScale: r.logitScale, imagesPerSec: ips, skipped: r.skipped };
+        if (r.synced && r.nonfinite > 0) log(`${r.nonfinite} of the last ${r.steps} steps had a non-finite loss or gradient; their updates were zeroed (--skip-nonfinite)`);
+        const ev: StepEvent = {
+          step, totalSteps: opts.steps, epoch, loss: r.synced ? r.loss : null, lr, gradNorm: r.synced ? r.gradNorm : null,
+          logitScale: r.logitScale, imagesPerSec: ips, skipped: r.skipped,
+        };
         metrics.write('step', { ...ev });
         progress.step(ev);
         em.emit('step', ev);
@@ -601,7 +637,7 @@ async function runTraining(o: TrainOptions, em: TrainHandle, ctl: { cancelled: b
       const inf = adaptClip(model);
       const res = await runZeroShotEval(inf, {
         data: dataRoot, format: fmt, split: opts.validSplit, bootstrap: false, concurrency: opts.concurrency,
-        ...(opts.labels ? { labels: opts.labels.map((name) => ({ name, text: name.toLowerCase() })) } : {}),
+        ...(opts.labels ? { labels: opts.labels.map((name) => ({ name, text: labelText(name) })) } : {}),
       });
       const a = res.report.predictions?.mean?.auroc;
       return typeof a === 'number' ? a : null;

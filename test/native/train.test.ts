@@ -10,8 +10,8 @@ import * as path from 'path';
 import { train, type StepEvent, type TrainOptions } from '../../lib/train/trainer';
 import { CheckpointStore } from '../../lib/train/checkpoints';
 import { generateSynthetic } from '../../lib/data/synth';
-import { loadModel } from '../../lib/model/clip';
-import { isXtError } from '../../lib/native';
+import { loadModel, ClipModel } from '../../lib/model/clip';
+import { isXtError, native, type TrainStepResult } from '../../lib/native';
 import { repoRoot } from '../helpers/shared';
 
 const cli = path.join(repoRoot, 'bin', 'xray-torch.js');
@@ -46,11 +46,11 @@ describe('training (native step, checkpoints, resume)', function () {
   it('trains a scratch model: finite falling loss, a loadable model folder with its tokenizer', async () => {
     const { steps, summary } = await losses(base('a', { steps: 12 }));
     assert.equal(steps.length, 12);
-    assert.ok(steps.every((s) => Number.isFinite(s.loss) && s.loss > 0));
+    assert.ok(steps.every((s) => Number.isFinite(s.loss) && s.loss! > 0));
     // ln(16) = 2.77 is the loss of an untrained model at batch 16
-    assert.ok(Math.abs(steps[0].loss - Math.log(16)) < 0.3, `first loss ${steps[0].loss}`);
-    const first = (steps[0].loss + steps[1].loss) / 2;
-    const last = (steps[10].loss + steps[11].loss) / 2;
+    assert.ok(Math.abs(steps[0].loss! - Math.log(16)) < 0.3, `first loss ${steps[0].loss!}`);
+    const first = (steps[0].loss! + steps[1].loss!) / 2;
+    const last = (steps[10].loss! + steps[11].loss!) / 2;
     assert.ok(last < first, `loss did not fall: ${first} -> ${last}`);
     assert.ok(steps[5].lr > steps[11].lr, 'cosine decay');
     assert.equal(summary.steps, 12);
@@ -97,6 +97,74 @@ describe('training (native step, checkpoints, resume)', function () {
     const { steps } = await losses(base('nan-skip', { lr: 1e6, gradClip: 0, warmup: 0, steps: 4, skipNonfinite: true }));
     assert.equal(steps.length, 4);
     assert.ok(steps.some((s) => s.skipped));
+  });
+
+  it('syncEvery > 1 (the GPU mode, run here on the CPU): the same updates, the loss read every N steps', async () => {
+    const B = 8;
+    const px = (k: number) => Float32Array.from({ length: B * 3 * 64 * 64 }, (_, i) => Math.sin(i * 0.37 + k * 1.3));
+    const ids = (k: number) => {
+      const t = new Int32Array(B * 24);
+      for (let b = 0; b < B; b++) {
+        t[b * 24] = 49406;
+        for (let j = 1; j < 6 + b; j++) t[b * 24 + j] = 1 + ((b * 31 + j * 7 + k * 13) % 400);
+        t[b * 24 + 6 + b] = 49407;
+      }
+      return t;
+    };
+    const runSession = async (syncEvery: number, syncAt: number[] = []) => {
+      const m = await ClipModel.create('tiny', { seed: 5, contextLength: 24 });
+      const sess = new (native().TrainSessionNative)(m.native, { lr: 1e-3, positiveClip: 0.8, gradClip: 0.5, syncEvery });
+      const out: TrainStepResult[] = [];
+      for (let k = 0; k < 5; k++) out.push(await sess.step(px(k), [B, 3, 64, 64], ids(k), [B, 24], null, 1e-3, syncAt.includes(k)));
+      const emb = await m.encodeImages(px(9), [B, 3, 64, 64]);
+      m.dispose();
+      return { out, emb };
+    };
+    const eager = await runSession(1);
+    const lazy = await runSession(3, [4]);
+    assert.deepEqual(lazy.out.map((r) => r.synced), [false, false, true, false, true]);
+    assert.deepEqual(lazy.out.map((r) => r.steps), [0, 0, 3, 0, 2]);
+    assert.ok(Number.isNaN(lazy.out[0].loss) && Number.isNaN(lazy.out[1].gradNorm));
+    const mean = (a: number, b: number) => eager.out.slice(a, b).reduce((x, r) => x + r.loss, 0) / (b - a);
+    assert.ok(Math.abs(lazy.out[2].loss - mean(0, 3)) < 1e-6, `${lazy.out[2].loss} vs ${mean(0, 3)}`);
+    assert.ok(Math.abs(lazy.out[4].loss - mean(3, 5)) < 1e-6);
+    assert.ok(Math.abs(lazy.out[4].gradNorm - eager.out[4].gradNorm) < 1e-5 * eager.out[4].gradNorm);
+    assert.ok(Math.abs(lazy.out[4].logitScale - eager.out[4].logitScale) < 1e-9);
+    // clipping on the device is clip_grad_norm_ without its read: the weights end up identical
+    assert.deepEqual(Array.from(lazy.emb.data), Array.from(eager.emb.data));
+
+    // through train(): null losses between reads, the mean at each read, the last step always read
+    const e6 = (await losses(base('sync-eager', { steps: 6 }))).steps;
+    const l6 = (await losses(base('sync-lazy', { steps: 6, syncEvery: 4 }))).steps;
+    // reads: every 4th step since the last read, the end of an epoch, the last step
+    assert.deepEqual(l6.slice(0, 3).map((x) => x.loss), [null, null, null]);
+    assert.ok(l6[3].loss !== null && l6[5].loss !== null);
+    const em = (a: number, b: number) => e6.slice(a, b).reduce((x, r) => x + r.loss!, 0) / (b - a);
+    let from = 0;
+    l6.forEach((x, i) => {
+      if (x.loss === null) return;
+      assert.ok(Math.abs(x.loss - em(from, i + 1)) < 1e-6, `step ${i + 1}: ${x.loss} vs ${em(from, i + 1)}`);
+      from = i + 1;
+    });
+
+    // a non-finite batch: counted and reported at the next read; XT_NONFINITE unless skipNonfinite
+    for (const skip of [false, true]) {
+      const m = await ClipModel.create('tiny', { seed: 5, contextLength: 24 });
+      const sess = new (native().TrainSessionNative)(m.native, { lr: 1e-3, syncEvery: 2, skipNonfinite: skip });
+      const bad = px(0);
+      bad[5] = NaN;
+      const r0 = await sess.step(bad, [B, 3, 64, 64], ids(0), [B, 24], null, 1e-3);
+      assert.equal(r0.synced, false);
+      if (!skip) {
+        await assert.rejects(sess.step(px(1), [B, 3, 64, 64], ids(1), [B, 24], null, 1e-3),
+          (e: Error & { code?: string }) => e.code === 'XT_NONFINITE' && /1 of the last 2 steps/.test(e.message));
+      } else {
+        const r1 = await sess.step(px(1), [B, 3, 64, 64], ids(1), [B, 24], null, 1e-3);
+        assert.deepEqual([r1.synced, r1.steps, r1.nonfinite], [true, 2, 1]);
+        assert.ok(Number.isFinite(r1.loss));
+      }
+      m.dispose();
+    }
   });
 
   it('rejects bad options with coded errors naming the option', async () => {
