@@ -16,13 +16,13 @@ export const demoCommand: CommandModule<object, Args> = {
   describe: 'The embedded demo: synthetic data → train a tiny CLIP from scratch (sentence sampling + relaxed loss) → zero-shot eval → report',
   builder: (y) => y
     .option('out', { type: 'string', default: 'xray-torch-demo', describe: 'output folder (data/, model/, report.html, report.json)' })
-    .option('n', { type: 'number', default: 1200, describe: 'synthetic studies to generate' })
+    .option('n', { type: 'number', default: 2400, describe: 'synthetic studies to generate' })
     .option('seed', { type: 'number', default: 0 })
-    .option('epochs', { type: 'number', describe: 'training epochs (default 8)' })
+    .option('epochs', { type: 'number', describe: 'training epochs (default 20)' })
     .option('batch-size', { type: 'number', describe: 'batch size (default 64)' })
     .option('ablation', { type: 'boolean', default: false, describe: 'also train the baseline (full report, plain CLIP loss) and print both' })
     .option('quiet', { type: 'boolean', default: false })
-    .example('$0 demo', 'about 2–4 minutes on 2 CPU cores')
+    .example('$0 demo', 'about 3 minutes on 2 CPU cores')
     .example('$0 demo --ablation --out demo-ablation', 'baseline vs method on the same data and seed') as never,
   handler: async (a) => {
     const r = await runDemo({

@@ -6,7 +6,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { generateSynthetic } from '../data/synth';
+import { generateSynthetic, SYNTH_FINDINGS } from '../data/synth';
+import { labelText } from '../eval/labelsets';
 import { loadInferenceModel } from '../eval/model';
 import { runZeroShotEval, type ZeroShotEvalResult } from '../eval/pipeline';
 import { formatTerminal, htmlReport, textTable, fmt } from '../eval/report';
@@ -27,7 +28,8 @@ export async function trainAndEvaluate(name: string, opts: TrainOptions, split =
   const summary = await run.done;
   const model = await loadInferenceModel(summary.modelDir);
   try {
-    const ev = await runZeroShotEval(model, { data: opts.data, split, bootstrap: { resamples: 1000, seed: opts.seed ?? 0 } });
+    const labels = opts.labels?.map((name) => ({ name, text: labelText(name) }));
+    const ev = await runZeroShotEval(model, { data: opts.data, split, labels, bootstrap: { resamples: 1000, seed: opts.seed ?? 0 } });
     return { name, summary, eval: ev };
   } finally {
     model.dispose();
@@ -48,7 +50,7 @@ export function ablationTable(arms: ArmResult[]): string {
 
 export interface DemoOptions {
   out: string;
-  /** Synthetic studies (default 1200). */
+  /** Synthetic studies (default 2400). */
   n?: number;
   seed?: number;
   epochs?: number;
@@ -68,13 +70,30 @@ export interface DemoResult {
   table: string;
 }
 
+/** The demo's data: 2400 studies of 64 px (1920 for training). With 20 epochs of batch 64 (600 steps) the tiny
+ * model reaches a zero-shot macro AUROC of about 0.79-0.80 on the test split in ~3 minutes on 2 cores (seeds 0
+ * and 2; 1200 studies × 40 epochs, the same steps, gave 0.77-0.81 on a test split half the size). */
+const DEMO_STUDIES = 2400;
+const DEMO_IMAGE_SIZE = 64;
+
+/** Whether `dir` holds the synthetic dataset these settings generate (else it is generated again). */
+function sameSynth(dir: string, want: { n: number; seed: number; size: number }): boolean {
+  try {
+    if (!fs.existsSync(path.join(dir, 'manifest.jsonl'))) return false;
+    const d = JSON.parse(fs.readFileSync(path.join(dir, 'dataset.json'), 'utf8'));
+    return d.n === want.n && d.seed === want.seed && d.size === want.size;
+  } catch {
+    return false;
+  }
+}
+
 /** Settings of the demo's method arm: the paper's recipe on a tiny model. */
 export function demoTrainOptions(data: string, out: string, o: DemoOptions): TrainOptions {
   return {
     data,
     model: 'scratch:tiny',
     out,
-    epochs: o.epochs ?? 8,
+    epochs: o.epochs ?? 20,
     batchSize: o.batchSize ?? 64,
     lr: 1e-3,
     warmup: 20,
@@ -82,6 +101,8 @@ export function demoTrainOptions(data: string, out: string, o: DemoOptions): Tra
     sentences: 1,
     vocabSize: 1024,
     contextLength: 32,
+    // the seven drawn findings (`No Finding` is their absence, not a finding with a prompt pair of its own)
+    labels: [...SYNTH_FINDINGS],
     progress: o.progress ?? 'auto',
   };
 }
@@ -91,9 +112,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const out = path.resolve(o.out);
   const dataDir = path.join(out, 'data');
   const manifest = path.join(dataDir, 'manifest.jsonl');
-  if (!fs.existsSync(manifest)) {
-    log(`demo: generating ${o.n ?? 1200} SYNTHETIC studies in ${dataDir}`);
-    await generateSynthetic({ out: dataDir, n: o.n ?? 1200, seed: o.seed ?? 0, size: 64, force: true });
+  const want = { n: o.n ?? DEMO_STUDIES, seed: o.seed ?? 0, size: DEMO_IMAGE_SIZE };
+  if (!sameSynth(dataDir, want)) {
+    log(`demo: generating ${want.n} SYNTHETIC studies in ${dataDir}`);
+    await generateSynthetic({ out: dataDir, ...want, force: true });
   } else log(`demo: reusing the synthetic data in ${dataDir}`);
 
   const method = await trainAndEvaluate('method (1 sentence, relaxed loss)',
