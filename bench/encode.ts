@@ -20,6 +20,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { native } from '../lib/native';
 import { ClipModel } from '../lib/model/clip';
+import { median, pseudoNormal } from './util';
 import type { BenchModule, BenchResult } from './types';
 
 interface PyReady {
@@ -34,25 +35,8 @@ interface PyReady {
 const BATCH = 32;
 const SIZE = 224;
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
-/** Deterministic pseudo-normal pixels (already "normalised" CLIP input). */
-function pixels(n: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = 0x9e3779b9;
-  const rnd = (): number => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  for (let i = 0; i < n; i++) out[i] = (rnd() + rnd() + rnd() - 1.5) * 2;
-  return out;
-}
+const pixels = (n: number): Float32Array => pseudoNormal(n, 0x9e3779b9);
 
 /** The Python baseline as a resident child answering one command per line. */
 class PyServer {

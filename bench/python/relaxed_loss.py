@@ -14,14 +14,18 @@ import torch
 import torch.nn.functional as F
 
 
+MAX_LOGIT_SCALE = 4.605170185988092  # ln(100)
+
+
 def relaxed_loss(image, text, logit_scale, clip):
+    """The loss on any device (the training baselines import it too)."""
     a = image / image.norm(dim=1, keepdim=True)
     b = text / text.norm(dim=1, keepdim=True)
     s = a @ b.t()
-    eye = torch.eye(s.shape[0], dtype=torch.bool)
+    eye = torch.eye(s.shape[0], dtype=torch.bool, device=s.device)
     s = torch.where(eye, s.clamp(max=clip), s)
-    logits = logit_scale.clamp(max=4.6052).exp() * s
-    target = torch.arange(s.shape[0])
+    logits = logit_scale.clamp(max=MAX_LOGIT_SCALE).exp() * s
+    target = torch.arange(s.shape[0], device=s.device)
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target))
 
 

@@ -224,6 +224,28 @@ bool AllFinite(const std::vector<torch::Tensor>& ts) {
   return true;
 }
 
+// What every step starts with: train mode, zeroed gradients, the learning rate, the micro-batch count, and
+// the batch on the model's device (on CUDA copied from pinned memory without blocking the host).
+struct StepInputs {
+  torch::Tensor px, ids;
+  int64_t B = 0;
+  int accum = 1;
+};
+
+StepInputs BeginStep(Session& s, clip::ClipModel& m, const BatchInput& b, double lr) {
+  const at::Device dev = s.model->device;
+  const bool cuda = dev.is_cuda();
+  m->train();
+  s.optimizer->zero_grad();
+  SetLr(*s.optimizer, lr);
+  StepInputs in;
+  in.B = b.pixels.size(0);
+  in.accum = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(s.opt.accum_steps, in.B)));
+  in.px = cuda ? b.pixels.pin_memory().to(dev, s.model->dtype, /*non_blocking=*/true) : b.pixels.to(s.model->dtype);
+  in.ids = cuda ? b.tokens.pin_memory().to(dev, /*non_blocking=*/true) : b.tokens;
+  return in;
+}
+
 // A step without device->host reads (sync_every > 1; fp32/bf16). Gradient clipping runs on the device
 // exactly as clip_grad_norm_ computes it (norm of the per-parameter norms, coefficient clamped at 1), minus
 // its final read; a non-finite global norm turns the coefficient to 0 and the gradients to zeros (the
@@ -233,15 +255,12 @@ bool AllFinite(const std::vector<torch::Tensor>& ts) {
 StepResult LazyStep(Session& s, clip::ClipModel& m, const BatchInput& b, double lr, bool force_sync) {
   StepResult r;
   const at::Device dev = s.model->device;
-  const bool cuda = dev.is_cuda();
-  m->train();
-  s.optimizer->zero_grad();
-  SetLr(*s.optimizer, lr);
-  const int64_t B = b.pixels.size(0);
-  const int accum = std::max<int64_t>(1, std::min<int64_t>(s.opt.accum_steps, B));
-  r.batch = B;
-  auto px_all = cuda ? b.pixels.pin_memory().to(dev, s.model->dtype, /*non_blocking=*/true) : b.pixels.to(s.model->dtype);
-  auto ids_all = cuda ? b.tokens.pin_memory().to(dev, /*non_blocking=*/true) : b.tokens;
+  StepInputs in = BeginStep(s, m, b, lr);
+  const int accum = in.accum;
+  r.batch = in.B;
+  const int64_t B = in.B;
+  const torch::Tensor& px_all = in.px;
+  const torch::Tensor& ids_all = in.ids;
   const auto dopt = torch::TensorOptions().dtype(torch::kDouble).device(dev);
   if (!s.loss_acc.defined()) {
     s.loss_acc = torch::zeros({}, dopt);
@@ -331,15 +350,12 @@ StepResult Step(Session& s, BatchInput b, double lr, bool force_sync) {
     if (s.opt.sync_every > 1 && s.opt.precision != "fp16") return LazyStep(s, m, b, lr, force_sync);
     StepResult r;
     const at::Device dev = s.model->device;
-    const bool cuda = dev.is_cuda();
-    m->train();
-    s.optimizer->zero_grad();
-    SetLr(*s.optimizer, lr);
-    const int64_t B = b.pixels.size(0);
-    const int accum = std::max<int64_t>(1, std::min<int64_t>(s.opt.accum_steps, B));
-    r.batch = B;
-    auto px_all = cuda ? b.pixels.pin_memory().to(dev, s.model->dtype, /*non_blocking=*/true) : b.pixels.to(s.model->dtype);
-    auto ids_all = cuda ? b.tokens.pin_memory().to(dev, /*non_blocking=*/true) : b.tokens;
+    StepInputs in = BeginStep(s, m, b, lr);
+    const int accum = in.accum;
+    r.batch = in.B;
+    const int64_t B = in.B;
+    const torch::Tensor& px_all = in.px;
+    const torch::Tensor& ids_all = in.ids;
     const bool fp16 = s.opt.precision == "fp16";
     double total = 0;
     bool finite = true;
