@@ -39,7 +39,7 @@ import { initDistributed, distNative } from '../dist';
 import type { DistBackend } from '../native';
 import * as os from 'os';
 
-/** The relaxation our ablation on the synthetic data chose (see README, "Training"). */
+/** The default relaxation; the sweep behind it is in the README ("Choosing `--positive-clip`"). */
 export const DEFAULT_POSITIVE_CLIP = 0.8;
 
 export interface TrainOptions {
