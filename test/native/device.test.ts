@@ -35,6 +35,15 @@ describe('device selection (CLI and API)', function () {
     assert.match(text, /^device +(cpu|cuda:0) — auto \(default\): /m);
   });
 
+  it('TF32 is a runtime switch reported by runtimeInfo (a no-op for the CPU variant\'s math)', () => {
+    const a = native();
+    a.setTf32(true);
+    assert.equal(a.runtimeInfo().tf32, true);
+    a.setTf32(false);
+    assert.equal(a.runtimeInfo().tf32, false);
+    assert.throws(() => (a.setTf32 as (x: unknown) => void)('yes'), (e: Error & { code?: string }) => e.code === 'XT_INVALID');
+  });
+
   it('a bad --device fails before any work with XT_INVALID naming the flag, on every command', () => {
     for (const cmd of [['doctor'], ['train', '--data', 'x', '--out', 'y'], ['classify', 'a.png', '--model', 'm'], ['synth', '--out', 'z']]) {
       const r = run([...cmd, '--device', 'gpu0']);
