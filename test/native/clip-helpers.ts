@@ -174,8 +174,9 @@ export function tmpDir(tag: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `xt-clip-${tag}-`));
 }
 
-export function rmDir(dir: string): void {
-  fs.rmSync(dir, { recursive: true, force: true });
+/** Remove a scratch folder; nothing to do when the suite was skipped before making one. */
+export function rmDir(dir: string | undefined): void {
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
 }
 
 /** Await a promise that must reject with a coded error; returns the error. */
