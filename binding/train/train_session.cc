@@ -253,14 +253,10 @@ StepInputs BeginStep(Session& s, clip::ClipModel& m, const BatchInput& b, double
 // or when `force_sync`, one read brings back the mean loss, the last gradient norm, the logit scale and
 // the non-finite count: non-zero is XT_NONFINITE unless skip_nonfinite.
 StepResult LazyStep(Session& s, clip::ClipModel& m, const BatchInput& b, double lr, bool force_sync) {
-  StepResult r;
   const at::Device dev = s.model->device;
-  StepInputs in = BeginStep(s, m, b, lr);
-  const int accum = in.accum;
-  r.batch = in.B;
-  const int64_t B = in.B;
-  const torch::Tensor& px_all = in.px;
-  const torch::Tensor& ids_all = in.ids;
+  const auto [px_all, ids_all, B, accum] = BeginStep(s, m, b, lr);
+  StepResult r;
+  r.batch = B;
   const auto dopt = torch::TensorOptions().dtype(torch::kDouble).device(dev);
   if (!s.loss_acc.defined()) {
     s.loss_acc = torch::zeros({}, dopt);
@@ -348,14 +344,10 @@ StepResult Step(Session& s, BatchInput b, double lr, bool force_sync) {
   std::lock_guard<std::mutex> lock(s.mu);
   return clip::WithModel(s.model, [&](clip::ClipModel& m) {
     if (s.opt.sync_every > 1 && s.opt.precision != "fp16") return LazyStep(s, m, b, lr, force_sync);
-    StepResult r;
     const at::Device dev = s.model->device;
-    StepInputs in = BeginStep(s, m, b, lr);
-    const int accum = in.accum;
-    r.batch = in.B;
-    const int64_t B = in.B;
-    const torch::Tensor& px_all = in.px;
-    const torch::Tensor& ids_all = in.ids;
+    const auto [px_all, ids_all, B, accum] = BeginStep(s, m, b, lr);
+    StepResult r;
+    r.batch = B;
     const bool fp16 = s.opt.precision == "fp16";
     double total = 0;
     bool finite = true;
