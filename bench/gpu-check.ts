@@ -26,6 +26,8 @@ import { native } from '../lib/native';
 import { ClipModel } from '../lib/model/clip';
 import { contrastiveLoss } from '../lib/loss';
 import { resolveDevice } from '../lib/runtime/device';
+import { mulberry32 } from '../lib/eval/metrics';
+import { pseudoNormal } from './util';
 
 interface Check { name: string; ok: boolean; detail: string }
 interface Row { metric: string; ours: number; baseline?: number; unit: string; target?: string }
@@ -53,23 +55,8 @@ const check = (name: string, ok: boolean, detail: string) => {
 };
 const log = (m: string) => process.stderr.write(`[gpu-check] ${m}\n`);
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const normal = (n: number, seed: number, T: Float32ArrayConstructor | Float64ArrayConstructor = Float32Array) => {
-  const r = rng(seed);
-  const a = new T(n);
-  for (let i = 0; i < n; i++) a[i] = (r() + r() + r() - 1.5) * 2;
-  return a;
-};
 function tokens(batch: number, ctx: number, vocab: number, seed: number): Int32Array {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const t = new Int32Array(batch * ctx);
   for (let b = 0; b < batch; b++) {
     const n = 4 + Math.floor(r() * (ctx - 8));
@@ -117,7 +104,7 @@ async function main(): Promise<void> {
     await cpu.save(file, { layout: 'openai', dtype: 'float32' });
     const gpu = await ClipModel.load(file, { device: DEV, tokenizer: false });
     const n = 8;
-    const px = normal(n * 3 * SIZE * SIZE, 11) as Float32Array;
+    const px = pseudoNormal(n * 3 * SIZE * SIZE, 11);
     const ids = tokens(n, cpu.config.contextLength, cpu.config.vocabSize, 12);
     const [ic, ig] = [await cpu.encodeImages(px, [n, 3, SIZE, SIZE]), await gpu.encodeImages(px, [n, 3, SIZE, SIZE])];
     const [tc, tg] = [await cpu.encodeTokens(ids, [n, cpu.config.contextLength]), await gpu.encodeTokens(ids, [n, cpu.config.contextLength])];
@@ -134,8 +121,8 @@ async function main(): Promise<void> {
   {
     const B = 512;
     const D = 512;
-    const img = normal(B * D, 21, Float64Array) as Float64Array;
-    const txt = normal(B * D, 22, Float64Array) as Float64Array;
+    const img = pseudoNormal(B * D, 21, Float64Array);
+    const txt = pseudoNormal(B * D, 22, Float64Array);
     for (let i = 0; i < B * D; i++) txt[i] = 0.6 * img[i] + 0.8 * txt[i];
     const groups = Int32Array.from({ length: B }, (_, i) => (i % 5 === 0 ? 10000 + Math.floor(i / 10) : i));
     const o = { logitScale: Math.log(1 / 0.07), positiveClip: 0.8, groups };
@@ -161,7 +148,7 @@ async function main(): Promise<void> {
     const sess = new a.TrainSessionNative(model.native, {
       lr: 5e-4, weightDecay: 0.2, positiveClip: 0.8, gradClip: 1.0, precision: CPU ? 'fp32' : 'bf16', syncEvery: 10,
     });
-    const px = normal(BATCH * 3 * SIZE * SIZE, 31) as Float32Array;
+    const px = pseudoNormal(BATCH * 3 * SIZE * SIZE, 31);
     const ids = tokens(BATCH, CTX, model.config.vocabSize, 32);
     const losses: number[] = [];
     let t0 = 0;

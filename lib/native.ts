@@ -342,7 +342,6 @@ export interface LossNative {
   lossForceGenericCpu(on: boolean): void;
 }
 
-/** Everything the addon exports. Each native concern adds its interface here. */
 // ---------------------------------------------------------------------------------------------
 // Training (binding/train/train_session.cc)
 // ---------------------------------------------------------------------------------------------
@@ -420,6 +419,7 @@ export interface ImageNative {
     Promise<{ width: number; height: number; data: Uint8Array } | null>;
 }
 
+/** Everything the addon exports. Each native concern adds its interface here. */
 export type NativeAddon = RuntimeNative & DistNative & ClipNative & LossNative & TrainNative & ImageNative;
 
 // ---------------------------------------------------------------------------------------------

@@ -310,7 +310,6 @@ StepResult LazyStep(Session& s, clip::ClipModel& m, const BatchInput& b, double 
     m->logit_scale.clamp_(0, kMaxLogitScale);
   }
   ++s.pending;
-  r.loss_scale = 1.0;
   if (!force_sync && s.pending < s.opt.sync_every) {
     r.synced = false;
     r.steps = 0;

@@ -3,7 +3,7 @@ import { runDemo } from '../train/demo';
 
 interface Args {
   out: string;
-  n: number;
+  n?: number;
   seed: number;
   epochs?: number;
   'batch-size'?: number;
@@ -16,7 +16,7 @@ export const demoCommand: CommandModule<object, Args> = {
   describe: 'The embedded demo: synthetic data → train a tiny CLIP from scratch (sentence sampling + relaxed loss) → zero-shot eval → report',
   builder: (y) => y
     .option('out', { type: 'string', default: 'xray-torch-demo', describe: 'output folder (data/, model/, report.html, report.json)' })
-    .option('n', { type: 'number', default: 2400, describe: 'synthetic studies to generate' })
+    .option('n', { type: 'number', describe: 'synthetic studies to generate (default 2400)' })
     .option('seed', { type: 'number', default: 0 })
     .option('epochs', { type: 'number', describe: 'training epochs (default 20)' })
     .option('batch-size', { type: 'number', describe: 'batch size (default 64)' })

@@ -40,8 +40,13 @@ export function labelText(name: string): string {
   return TEXT_OVERRIDES[name] ?? name.replace(/_/g, ' ').trim().toLowerCase();
 }
 
+/** Label specs for names, each with its prompt phrase (`labelText`). */
+export function labelSpecs(names: readonly string[]): LabelSpec[] {
+  return names.map((name) => ({ name, text: labelText(name) }));
+}
+
 function set(id: string, title: string, names: readonly string[]): LabelSet {
-  return { id, title, labels: names.map((name) => ({ name, text: labelText(name) })) };
+  return { id, title, labels: labelSpecs(names) };
 }
 
 /** The five CheXpert competition tasks (the radiologist benchmark's). */

@@ -8,7 +8,7 @@ import { xtError } from '../native';
 import { openDataset, type DatasetFormat } from '../data/readers';
 import { DataLoader } from '../data/loader';
 import type { StudyRecord } from '../data/types';
-import { getLabelSet, type LabelSpec, labelText } from './labelsets';
+import { getLabelSet, type LabelSpec, labelSpecs } from './labelsets';
 import type { PromptFile, PromptTemplates } from './prompts';
 import { scoreStream, type ImageBatch, type StudyScores, type ZeroShotMode } from './zeroshot';
 import { zeroShotClassifier, type InferenceModel } from './inference';
@@ -93,7 +93,7 @@ async function runSplit(model: InferenceModel, o: ZeroShotEvalOptions, split: st
   let specs = labels ?? o.labels;
   if (!specs) {
     const set = FORMAT_SETS[ds.format];
-    specs = set ? getLabelSet(set)!.labels : ds.labelNames.map((name) => ({ name, text: labelText(name) }));
+    specs = set ? getLabelSet(set)!.labels : labelSpecs(ds.labelNames);
   }
   const missing = specs.filter((l) => !ds.labelNames.includes(l.name));
   if (missing.length) {

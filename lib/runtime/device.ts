@@ -38,22 +38,18 @@ export function parseDeviceSpec(spec: string, where = 'device'): DeviceSpec {
   throw xtError('XT_INVALID', `${where}: expected auto, cpu, cuda or cuda:N (N a device index), got ${JSON.stringify(spec)}`);
 }
 
+/** Which spec applies (the option, else XRAY_TORCH_DEVICE, else auto), unparsed, and where it came from. */
+export function requestedSpec(spec: string | undefined, env: NodeJS.ProcessEnv = process.env):
+  { raw: string; source: DeviceChoice['source']; where: string } {
+  if (spec !== undefined && spec !== '') return { raw: spec, source: 'option', where: 'device' };
+  const e = env.XRAY_TORCH_DEVICE;
+  if (e !== undefined && e !== '') return { raw: e, source: 'env', where: 'XRAY_TORCH_DEVICE' };
+  return { raw: 'auto', source: 'default', where: 'device' };
+}
+
 /** Resolve a device spec against a runtime description (pure; `resolveDevice` passes the loaded addon's). */
 export function chooseDevice(spec: string | undefined, rt: DeviceRuntime, env: NodeJS.ProcessEnv = process.env): DeviceChoice {
-  let source: DeviceChoice['source'] = 'option';
-  let where = 'device';
-  let raw = spec;
-  if (raw === undefined || raw === '') {
-    const e = env.XRAY_TORCH_DEVICE;
-    if (e !== undefined && e !== '') {
-      raw = e;
-      source = 'env';
-      where = 'XRAY_TORCH_DEVICE';
-    } else {
-      raw = 'auto';
-      source = 'default';
-    }
-  }
+  const { raw, source, where } = requestedSpec(spec, env);
   const requested = parseDeviceSpec(raw, where);
   const n = rt.cudaAvailable ? rt.cudaDevices.length : 0;
   const from = source === 'env' ? ' (XRAY_TORCH_DEVICE)' : source === 'default' ? ' (default)' : '';

@@ -1,7 +1,7 @@
 /** What `xray-torch doctor` reports: the LibTorch build, CUDA, BLAS speed, threads, addon. */
 import * as fs from 'fs';
 import { loadAddon } from '../native';
-import { chooseDevice, type DeviceChoice } from './device';
+import { chooseDevice, requestedSpec, type DeviceChoice } from './device';
 
 export interface DoctorReport {
   torchVersion: string;
@@ -68,7 +68,7 @@ export async function doctor(opts: { matmulSize?: number; matmulIters?: number; 
   try {
     device = chooseDevice(opts.device, info);
   } catch (e) {
-    device = { requested: opts.device ?? process.env.XRAY_TORCH_DEVICE ?? 'auto', error: (e as Error).message };
+    device = { requested: requestedSpec(opts.device).raw, error: (e as Error).message };
   }
   const torchLib = mappedLibraries(/libtorch_cpu\.so|libtorch\.so/).map(realpath)[0] ?? null;
   return {

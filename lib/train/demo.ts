@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { generateSynthetic, SYNTH_FINDINGS } from '../data/synth';
-import { labelText } from '../eval/labelsets';
+import { labelSpecs } from '../eval/labelsets';
 import { loadInferenceModel } from '../eval/model';
 import { runZeroShotEval, type ZeroShotEvalResult } from '../eval/pipeline';
 import { formatTerminal, htmlReport, textTable, fmt } from '../eval/report';
@@ -28,7 +28,7 @@ export async function trainAndEvaluate(name: string, opts: TrainOptions, split =
   const summary = await run.done;
   const model = await loadInferenceModel(summary.modelDir);
   try {
-    const labels = opts.labels?.map((name) => ({ name, text: labelText(name) }));
+    const labels = opts.labels && labelSpecs(opts.labels);
     const ev = await runZeroShotEval(model, { data: opts.data, split, labels, bootstrap: { resamples: 1000, seed: opts.seed ?? 0 } });
     return { name, summary, eval: ev };
   } finally {

@@ -27,14 +27,14 @@ import { parseReport } from '../text/reports';
 import type { SectionSelection } from '../text/reports';
 import { adaptClip } from '../eval/model';
 import { runZeroShotEval } from '../eval/pipeline';
-import { labelText } from '../eval/labelsets';
+import { labelSpecs } from '../eval/labelsets';
 import { resolveDevice } from '../runtime/device';
 import { lrAt } from './schedule';
 import { CheckpointStore } from './checkpoints';
 import { MetricsLog } from './metrics-log';
 import { Progress, type ProgressMode } from './progress';
 import { writeFileAtomic } from '../util/atomic';
-import { readDistEnv } from '../dist/env';
+import { readDistEnv, type DistEnv } from '../dist/env';
 import { initDistributed, distNative } from '../dist';
 import type { DistBackend } from '../native';
 import * as os from 'os';
@@ -194,9 +194,8 @@ const CRITICAL: (keyof ResolvedOptions)[] = ['data', 'model', 'batchSize', 'seed
 
 /** The device of this process: `device`/XRAY_TORCH_DEVICE/auto resolved; under a distributed launch `auto` and
  * `cuda` mean `cuda:$LOCAL_RANK` (one GPU per process). */
-function pickDevice(spec: string | undefined): string {
+function pickDevice(spec: string | undefined, denv: DistEnv): string {
   const choice = resolveDevice(spec);
-  const denv = readDistEnv();
   if (denv.worldSize > 1 && choice.device.startsWith('cuda') && (choice.requested === 'auto' || choice.requested === 'cuda')) return `cuda:${denv.localRank}`;
   return choice.device;
 }
@@ -299,7 +298,11 @@ async function runTraining(o: TrainOptions, em: TrainHandle, ctl: { cancelled: b
   const t0 = Date.now();
   const log = (m: string) => em.emit('log', m);
   // first, so that a device that cannot be used fails before any data is read (a resume re-resolves it too)
-  const device = pickDevice(o?.device);
+  const denv = readDistEnv();
+  const world = denv.worldSize;
+  const rank = denv.rank;
+  const lead = rank === 0; // only rank 0 writes checkpoints, logs and the final model
+  const device = pickDevice(o?.device, denv);
 
   // ---- resume: the saved options win (a resumed run must be the same run) ----
   let saved: SavedState | undefined;
@@ -335,18 +338,13 @@ async function runTraining(o: TrainOptions, em: TrainHandle, ctl: { cancelled: b
   if (trainRecords.length === 0) {
     throw xtError('XT_INVALID', `${dataRoot}: no studies with an image and a report in split "${trainSplit}" (format ${ds.format})`);
   }
-  const worldSize = readDistEnv().worldSize;
   const opts: ResolvedOptions = saved
     ? { ...saved.options, out: path.resolve(o.out ?? saved.options.out), device }
-    : resolveOptions(o, (bs) => Math.floor(trainRecords.length / (bs * worldSize)), device);
+    : resolveOptions(o, (bs) => Math.floor(trainRecords.length / (bs * world)), device);
   if (trainRecords.length < opts.batchSize) {
     throw xtError('XT_INVALID', `${dataRoot}: ${trainRecords.length} training studies, fewer than one batch of ${opts.batchSize}`);
   }
   // ---- data parallel: joined when a launcher started several processes (WORLD_SIZE > 1) ----
-  const denv = readDistEnv();
-  const world = denv.worldSize;
-  const rank = denv.rank;
-  const lead = rank === 0; // only rank 0 writes checkpoints, logs and the final model
   if (world > 1) {
     if (Math.floor(trainRecords.length / (world * opts.batchSize)) < 1) {
       throw xtError('XT_INVALID', `${dataRoot}: ${trainRecords.length} training studies, fewer than one global batch of ${world} × ${opts.batchSize}`);
@@ -521,7 +519,7 @@ async function runTraining(o: TrainOptions, em: TrainHandle, ctl: { cancelled: b
           windowImages = 0;
         }
         if (!r.skipped && r.synced && Number.isFinite(r.loss)) {
-          for (let k = 0; k < r.steps - (r.nonfinite ?? 0); k++) { // a read after N steps stands for N steps
+          for (let k = 0; k < r.steps - r.nonfinite; k++) { // a read after N steps stands for N steps
             losses.push(r.loss);
             epochLosses.push(r.loss);
           }
@@ -637,7 +635,7 @@ async function runTraining(o: TrainOptions, em: TrainHandle, ctl: { cancelled: b
       const inf = adaptClip(model);
       const res = await runZeroShotEval(inf, {
         data: dataRoot, format: fmt, split: opts.validSplit, bootstrap: false, concurrency: opts.concurrency,
-        ...(opts.labels ? { labels: opts.labels.map((name) => ({ name, text: labelText(name) })) } : {}),
+        ...(opts.labels ? { labels: labelSpecs(opts.labels) } : {}),
       });
       const a = res.report.predictions?.mean?.auroc;
       return typeof a === 'number' ? a : null;
