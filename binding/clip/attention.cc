@@ -64,6 +64,25 @@ torch::Tensor MultiheadAttentionImpl::attend(const torch::Tensor& x, bool causal
 #endif
 }
 
+torch::Tensor MultiheadAttentionImpl::attend_at(const torch::Tensor& h, const torch::Tensor& hq, bool causal,
+                                               const torch::Tensor& pos) {
+  const int64_t n = h.size(0), l = h.size(1), nh = heads_, d = width_ / heads_;
+  // q for the query tokens only, k and v for every token: 1/3 + 2/3 of the full in_proj GEMM's
+  // rows, i.e. [N, W] and [N*L, 2W].
+  torch::Tensor q = at::addmm(in_proj_bias.narrow(0, 0, width_), hq, in_proj_weight.narrow(0, 0, width_).t());
+  torch::Tensor kv = at::addmm(in_proj_bias.narrow(0, width_, 2 * width_), h.reshape({n * l, width_}),
+                               in_proj_weight.narrow(0, width_, 2 * width_).t());
+  auto heads = kv.view({n, l, 2, nh, d}).permute({2, 0, 3, 1, 4});  // 2 x [N, H, L, D]
+  const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+  torch::Tensor scores = at::matmul(q.view({n, nh, 1, d}), heads[0].transpose(-2, -1)).mul_(scale);  // [N, H, 1, L]
+  if (causal && pos.defined()) {
+    torch::Tensor after = at::arange(l, pos.options()).view({1, 1, 1, l}) > pos.view({n, 1, 1, 1});
+    scores = scores.masked_fill(after, -std::numeric_limits<double>::infinity());
+  }
+  torch::Tensor out = at::matmul(at::softmax(scores, -1), heads[1]);  // [N, H, 1, D]
+  return out.reshape({n, width_});
+}
+
 torch::Tensor MultiheadAttentionImpl::forward(const torch::Tensor& x, bool causal) {
   return out_proj->forward(attend(x, causal));
 }

@@ -21,6 +21,11 @@ class MultiheadAttentionImpl : public torch::nn::Module {
   // The attention output before out_proj, contiguous [N, L, W]; the inference path fuses
   // out_proj with the residual add (see transformer.cc).
   torch::Tensor attend(const torch::Tensor& x, bool causal);
+  // Attention for one query token per sequence: h [N, L, W] (keys and values from every token),
+  // hq [N, W] (the query tokens' inputs), pos [N] their positions (causal: keys after pos are
+  // masked; undefined when not causal). Returns [N, W] before out_proj. Used by the last block,
+  // whose output is only read at the pooled token.
+  torch::Tensor attend_at(const torch::Tensor& h, const torch::Tensor& hq, bool causal, const torch::Tensor& pos);
 
   int64_t width() const { return width_; }
   int64_t heads() const { return heads_; }

@@ -276,7 +276,7 @@ class ClipModelWrap : public Napi::ObjectWrap<ClipModelWrap> {
             return WithModel(st, [&](ClipModel& m) {
               c10::InferenceMode im;
               return Chunked(ids, 1024, [&](const torch::Tensor& x) {
-                return m->encode_text(x.to(st->device)).to(at::kCPU, at::kFloat);
+                return m->encode_text(x).to(at::kCPU, at::kFloat);  // it copies what it uses to the device
               });
             });
           },
@@ -302,7 +302,7 @@ class ClipModelWrap : public Napi::ObjectWrap<ClipModelWrap> {
             return WithModel(st, [&](ClipModel& m) {
               c10::InferenceMode im;
               auto img = m->encode_image(pixels.to(st->device)).to(at::kFloat);
-              auto txt = m->encode_text(ids.to(st->device)).to(at::kFloat);
+              auto txt = m->encode_text(ids).to(at::kFloat);
               return m->logits(img, txt).to(at::kCPU, at::kFloat);
             });
           },
@@ -340,7 +340,7 @@ class ClipModelWrap : public Napi::ObjectWrap<ClipModelWrap> {
             return WithModel(st, [&](ClipModel& m) {
               Out out;
               auto px = pixels.to(st->device, st->dtype);
-              auto tk = ids.to(st->device);
+              auto tk = ids;  // encode_text copies it to the device
               auto target = torch::arange(px.size(0), torch::TensorOptions().dtype(torch::kLong).device(st->device));
               auto loss_of = [&]() {
                 auto logits = m->forward(px, tk).to(at::kDouble);

@@ -4,6 +4,7 @@
 // Parameter names follow OpenAI: resblocks.<i>.{attn.in_proj_weight, attn.out_proj.weight,
 // ln_1.weight, mlp.c_fc.weight, mlp.c_proj.weight, ln_2.weight, ...}.
 //
+// QuickGELU runs as silu(1.702 x) / 1.702 with the two constants folded into the MLP's GEMMs.
 // When autograd is off (inference / no-grad), blocks run a fused path: the residual adds are
 // folded into the out_proj / c_proj GEMMs (addmm_ into x) and the activation runs in place.
 // With autograd on, every op is out of place so the graph is complete for training.
@@ -14,9 +15,6 @@
 
 namespace xt {
 namespace clip {
-
-// x * sigmoid(1.702 x)
-torch::Tensor QuickGelu(const torch::Tensor& x);
 
 class MlpImpl : public torch::nn::Module {
  public:
@@ -38,6 +36,10 @@ class ResidualAttentionBlockImpl : public torch::nn::Module {
   ResidualAttentionBlockImpl(int64_t width, int64_t heads, bool quick_gelu, double eps);
   // x: [N, L, W] (contiguous for the fused path, which updates it in place and returns it).
   torch::Tensor forward(torch::Tensor x, bool causal);
+  // The block's output at one token per sequence: rows [N] index x viewed as [N*L, W], pos [N]
+  // are the tokens' positions within their sequences (used for the causal mask). Returns [N, W].
+  // Only keys and values are computed for the other tokens.
+  torch::Tensor forward_at(const torch::Tensor& x, bool causal, const torch::Tensor& rows, const torch::Tensor& pos);
 
   MultiheadAttention attn{nullptr};
   torch::nn::LayerNorm ln_1{nullptr};
@@ -53,6 +55,10 @@ class TransformerImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, bool causal);
   // Like forward, but with autograd off it may update x in place (pass a tensor you own).
   torch::Tensor run(torch::Tensor x, bool causal);
+  // run(x)[n, pos[n]] for every n, as [N, W], without computing the last block at the tokens
+  // nobody reads (CLIP pools one token per sequence: the class token, the end-of-text token).
+  // rows = n * L + pos[n]; pos may be undefined when not causal. Same arithmetic as run().
+  torch::Tensor run_pooled(torch::Tensor x, bool causal, const torch::Tensor& rows, const torch::Tensor& pos);
 
   int64_t width, layers;
   torch::nn::ModuleList resblocks{nullptr};

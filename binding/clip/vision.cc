@@ -40,8 +40,11 @@ torch::Tensor VisionTransformerImpl::forward(const torch::Tensor& images) {
   else
     x = x + positional_embedding;
   x = ln_pre->forward(x);
-  x = transformer->run(x, /*causal=*/false);
-  x = ln_post->forward(x.select(1, 0));  // class token
+  // only the class token is read: the last block runs at it alone (keys/values for all)
+  const int64_t l = x.size(1);
+  torch::Tensor rows = torch::arange(n, torch::TensorOptions().dtype(at::kLong).device(x.device())) * l;
+  x = transformer->run_pooled(x, /*causal=*/false, rows, torch::Tensor());
+  x = ln_post->forward(x);
   return at::mm(x, proj);
 }
 

@@ -242,7 +242,7 @@ StepInputs BeginStep(Session& s, clip::ClipModel& m, const BatchInput& b, double
   in.B = b.pixels.size(0);
   in.accum = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(s.opt.accum_steps, in.B)));
   in.px = cuda ? b.pixels.pin_memory().to(dev, s.model->dtype, /*non_blocking=*/true) : b.pixels.to(s.model->dtype);
-  in.ids = cuda ? b.tokens.pin_memory().to(dev, /*non_blocking=*/true) : b.tokens;
+  in.ids = b.tokens;  // stays on the host: encode_text reads the pooling positions there, then copies
   return in;
 }
 
@@ -422,7 +422,7 @@ double EvalLoss(Session& s, BatchInput b) {
     m->eval();
     const at::Device dev = s.model->device;
     auto px = b.pixels.to(dev, s.model->dtype);
-    auto ids = b.tokens.to(dev);
+    const auto& ids = b.tokens;  // encode_text moves what it uses to the device
     torch::Tensor img, txt;
     {
       AutocastScope ac(s.opt.precision, dev);

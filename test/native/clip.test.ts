@@ -162,21 +162,31 @@ describe('CLIP model (native)', function () {
     }
   });
 
-  it('encodes token rows shorter than the context (causal mask: same embeddings)', async () => {
+  it('encodes token rows shorter than the context, and each row of a mixed batch as it would alone', async () => {
+    // The text tower drops the positions after the batch's last end-of-text token and runs its last
+    // block only at each row's end-of-text token, masking the keys after it: every row must come
+    // out as when it is encoded alone, padded to 77 or cut to its own length.
     const model = await loadModel(openaiDir);
     try {
       const full = await model.encodeTokens(io.tokens32, [4, 77]);
-      // the longest row's end-of-text position + 1
-      let L = 0;
+      const lens: number[] = [];
       for (let r = 0; r < 4; r++) {
         const row = io.tokens32.subarray(r * 77, (r + 1) * 77);
-        L = Math.max(L, row.indexOf(Math.max(...row)) + 1);
+        lens.push(row.indexOf(Math.max(...row)) + 1);
       }
+      const L = Math.max(...lens);
       assert.ok(L < 77);
+      assert.ok(new Set(lens).size > 1, `the fixture rows should differ in length: ${lens}`);
       const short = new Int32Array(4 * L);
       for (let r = 0; r < 4; r++) short.set(io.tokens32.subarray(r * 77, r * 77 + L), r * L);
       const part = await model.encodeTokens(short, [4, L]);
       assertClose(part.data, full.data, 1e-5, 'short rows');
+      const d = full.shape[1];
+      for (let r = 0; r < 4; r++) {
+        const alone = await model.encodeTokens(io.tokens32.slice(r * 77, r * 77 + lens[r]), [1, lens[r]]);
+        assertClose(alone.data, full.data.subarray(r * d, (r + 1) * d), 1e-5, `row ${r} alone (${lens[r]} tokens)`);
+      }
+      assertClose(full.data, io.textEmbeds, 1e-4, 'against the reference embeddings');
     } finally {
       model.dispose();
     }

@@ -55,6 +55,10 @@ describe('data-parallel training (2 Gloo processes vs 1 process)', function () {
       const y = wb.getFloat32(n).data;
       for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]) / (1e-3 + Math.abs(x[i])));
     }
-    assert.ok(worst < 1e-3, `largest relative weight difference ${worst}`);
+    // Rounding alone moves a few weights by ~1e-3 of (1e-3 + |w|): AdamW divides each gradient by its
+    // running RMS, so an element whose gradient is near eps (1e-6) turns rounding noise into update
+    // size. Measured: the same 1-process run on 1 vs 2 threads differs by 1.1e-3 (the layer-0 text
+    // value bias), the 2-process run from it by 0.4e-3 to 1.4e-3; a real error is orders above.
+    assert.ok(worst < 3e-3, `largest relative weight difference ${worst}`);
   });
 });
