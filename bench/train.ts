@@ -5,7 +5,8 @@
  * on the CPU, 2 intra-op threads on both sides, in training pairs/s.
  *
  *  (a) pre-decoded tensors: our native step (TrainSessionNative.step on fixed random pixels and
- *      tokens) against the same step in PyTorch-in-Python (bench/python/train_clip.py: OpenAI's
+ *      tokens: one sentence drawn from each report as `train` draws it; part `a-long` repeats it
+ *      with rows of 6 .. context-3 tokens) against the same step in PyTorch-in-Python (bench/python/train_clip.py: OpenAI's
  *      CLIP code, the relaxed loss composed in PyTorch, clip_grad_norm_, torch.optim.AdamW with the
  *      same parameter groups; Debian python3-torch 1.13.1 = the same LibTorch). Both start from the
  *      same weights (ours, saved OpenAI-named) and see the same batch, so the losses and gradient
@@ -21,7 +22,7 @@
  *
  *   node dist/bench/train.js        (or: npm run bench -- train)
  * Env: XT_BENCH_TRAIN_STEPS (timed steps per side and part, default 4), XT_BENCH_TRAIN_WARMUP
- * (default 2), XT_BENCH_TRAIN_IMAGES (JPEG files, default 256), XT_BENCH_TRAIN_PARTS (a,b; default both),
+ * (default 2), XT_BENCH_TRAIN_IMAGES (JPEG files, default 256), XT_BENCH_TRAIN_PARTS (a,a-long,b; default all),
  * XT_BENCH_THREADS (default 2).
  */
 import { spawn, type ChildProcess } from 'child_process';
@@ -79,6 +80,19 @@ function tokens(batch: number, ctx: number, vocab: number): Int32Array {
     out[b * ctx + len + 1] = eot;
   }
   return out;
+}
+
+/** "text lengths (start/end tokens included) min … median … max of the context": how much of it the rows use. */
+function textLengths(ids: Int32Array, ctx: number): string {
+  const lens: number[] = [];
+  for (let r = 0; r < ids.length / ctx; r++) {
+    const row = ids.subarray(r * ctx, (r + 1) * ctx);
+    let best = 0;
+    for (let j = 1; j < ctx; j++) if (row[j] > row[best]) best = j;
+    lens.push(best + 1);
+  }
+  lens.sort((x, y) => x - y);
+  return `lengths with start and end tokens: min ${lens[0]}, median ${median(lens)}, max ${lens[lens.length - 1]} of ${ctx}`;
 }
 
 /** A child answering one JSON line per command (ours: this file with --child; Python: train_clip.py). */
@@ -312,7 +326,7 @@ export const bench: BenchModule = {
     const warmup = Number(process.env.XT_BENCH_TRAIN_WARMUP ?? 2);
     const nImages = Number(process.env.XT_BENCH_TRAIN_IMAGES) || 256;
     const threads = Number(process.env.XT_BENCH_THREADS) || 2;
-    const parts = (process.env.XT_BENCH_TRAIN_PARTS ?? 'a,b').split(',');
+    const parts = (process.env.XT_BENCH_TRAIN_PARTS ?? 'a,a-long,b').split(',');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xt-train-bench-'));
     const rows: BenchRow[] = [];
     const notes: string[] = [];
@@ -323,6 +337,7 @@ export const bench: BenchModule = {
       // The tokenizer `train --model scratch:…` would train (also sets the vocabulary of (a)).
       const { trainBpeTokenizer, saveBpeTokenizer } = await import('../lib/text/bpe-train');
       const { ClipTokenizer } = await import('../lib/text/clip-tokenizer');
+      const { SentenceSampler } = await import('../lib/text/sampling');
       const data = await makeJpegs(path.join(dir, 'data'), nImages);
       const tokDir = path.join(dir, 'tokenizer');
       saveBpeTokenizer(trainBpeTokenizer(data.reports, { vocabSize: 2048 }), tokDir, { contextLength: CONTEXT });
@@ -333,11 +348,13 @@ export const bench: BenchModule = {
         `positive clip ${POSITIVE_CLIP}, grad clip ${GRAD_CLIP}, fp32, ${threads} intra-op threads per side, ${warmup} warm-up + ${steps} timed steps per side and part.`);
 
       // ---------------- (a) pre-decoded tensors ----------------
-      if (parts.includes('a')) {
-        const px = pixels(BATCH * 3 * SIZE * SIZE);
-        fs.writeFileSync(path.join(dir, 'pixels.f32'), Buffer.from(px.buffer, px.byteOffset, px.byteLength));
-        const ids = tokens(BATCH, CONTEXT, vocab);
+      // Run twice: token rows as train() draws them (one sentence per report: what the method
+      // trains on), and long rows (6 .. context-3 content tokens, most of the context in use).
+      const px = pixels(BATCH * 3 * SIZE * SIZE);
+      fs.writeFileSync(path.join(dir, 'pixels.f32'), Buffer.from(px.buffer, px.byteOffset, px.byteLength));
+      const partA = async (tag: string, ids: Int32Array, what: string): Promise<void> => {
         fs.writeFileSync(path.join(dir, 'tokens.i32'), Buffer.from(ids.buffer, ids.byteOffset, ids.byteLength));
+        notes.push(`(a${tag}) token rows: ${what}; ${textLengths(ids, CONTEXT)}.`);
         const ours = ourChild('tensors', { dir, vocab } satisfies TensorsChildCfg, threads);
         children.push(ours);
         const oReady = await ours.next<Ready & { weights: string }>();
@@ -355,9 +372,9 @@ export const bench: BenchModule = {
         for (let i = 0; i < warmup + steps; i++) {
           oSteps.push(await ours.command<StepOut>(`step ${LR}`));
           pSteps.push(await py.command<StepOut>(`step ${LR}`));
-          process.stderr.write(`[train bench] (a) step ${i + 1}: ours ${oSteps[i].t.toFixed(2)} s, python ${pSteps[i].t.toFixed(2)} s\n`);
+          process.stderr.write(`[train bench] (a${tag}) step ${i + 1}: ours ${oSteps[i].t.toFixed(2)} s, python ${pSteps[i].t.toFixed(2)} s\n`);
         }
-        loads.push(`after (a) ${await loadAvg()}`);
+        loads.push(`after (a${tag}) ${await loadAvg()}`);
         const oRss = await ours.command<Rss>('rss');
         const pRss = await py.command<Rss>('rss');
         ours.close();
@@ -368,32 +385,41 @@ export const bench: BenchModule = {
         const oSum = oT.reduce((a, b) => a + b, 0);
         const pSum = pT.reduce((a, b) => a + b, 0);
         rows.push({
-          metric: `(a) training step on pre-decoded tensors (${steps} alternating steps after ${warmup} warm-up)`,
+          metric: `(a${tag}) training step on pre-decoded tensors (${steps} alternating steps after ${warmup} warm-up)`,
           ours: r2((BATCH * steps) / oSum), baseline: r2((BATCH * steps) / pSum), unit: 'pairs/s', higherIsBetter: true, target: 1,
         });
         rows.push({
-          metric: '(a) peak RSS, ru_maxrss of each process',
+          metric: `(a${tag}) peak RSS, ru_maxrss of each process`,
           ours: Math.round(oRss.maxrss_kb / 1024), baseline: Math.round(pRss.maxrss_kb / 1024), unit: 'MiB', higherIsBetter: false,
           target: r2(1 / 1.2),
         });
         const ratios = oT.map((t, i) => pT[i] / t);
         const oCpu = oSteps.slice(warmup).reduce((a, s) => a + s.cpu, 0) / steps;
         const pCpu = pSteps.slice(warmup).reduce((a, s) => a + s.cpu, 0) / steps;
-        notes.push(`(a) step seconds, ours: ${oSteps.map((s) => s.t.toFixed(2)).join(', ')} (first ${warmup} = warm-up); ` +
+        notes.push(`(a${tag}) step seconds, ours: ${oSteps.map((s) => s.t.toFixed(2)).join(', ')} (first ${warmup} = warm-up); ` +
           `Python: ${pSteps.map((s) => s.t.toFixed(2)).join(', ')}. Per-pair speed ratios (Python time / ours): ` +
           `${ratios.map((r) => r.toFixed(3)).join(', ')}, median ${median(ratios).toFixed(3)}×. Median step: ours ${median(oT).toFixed(2)} s, ` +
           `Python ${median(pT).toFixed(2)} s. Process CPU per timed step: ours ${oCpu.toFixed(1)} s, Python ${pCpu.toFixed(1)} s (ratio Python / ours ${(pCpu / oCpu).toFixed(3)}), ` +
           `of which system time ours ${(oSteps.slice(warmup).reduce((a, s) => a + s.sys, 0) / steps).toFixed(2)} s, Python ${(pSteps.slice(warmup).reduce((a, s) => a + s.sys, 0) / steps).toFixed(2)} s; ` +
           `minor page faults per timed step ours ${Math.round(oSteps.slice(warmup).reduce((a, s) => a + s.minflt, 0) / steps)}, Python ${Math.round(pSteps.slice(warmup).reduce((a, s) => a + s.minflt, 0) / steps)}.`);
         const rel = (x: number, y: number) => Math.abs(x - y) / Math.max(1e-12, Math.abs(y));
-        notes.push(`(a) same weights and batch on both sides, so the steps must agree: loss per step ours ` +
+        notes.push(`(a${tag}) same weights and batch on both sides, so the steps must agree: loss per step ours ` +
           `${oSteps.map((s) => s.loss.toFixed(5)).join(', ')}; Python ${pSteps.map((s) => s.loss.toFixed(5)).join(', ')} ` +
           `(max rel. diff ${Math.max(...oSteps.map((s, i) => rel(s.loss, pSteps[i].loss))).toExponential(1)}); ` +
           `grad norm (before clipping) step 1: ours ${oSteps[0].grad_norm.toFixed(5)}, Python ${pSteps[0].grad_norm.toFixed(5)}, ` +
           `max rel. diff over all steps ${Math.max(...oSteps.map((s, i) => rel(s.grad_norm, pSteps[i].grad_norm))).toExponential(1)}.`);
-        notes.push(`(a) peak RSS: ours ru_maxrss ${mib(oRss.maxrss_kb)} MiB (VmHWM ${mib(oRss.vmhwm_kb)}), ` +
+        notes.push(`(a${tag}) peak RSS: ours ru_maxrss ${mib(oRss.maxrss_kb)} MiB (VmHWM ${mib(oRss.vmhwm_kb)}), ` +
           `Python ${mib(pRss.maxrss_kb)} MiB (VmHWM ${mib(pRss.vmhwm_kb)}); after setup (before the first step): ours ${mib(oReady.vmhwm_kb)}, Python ${mib(pReady.vmhwm_kb)} MiB VmHWM. ` +
           `Parameters: ${(oReady.params / 1e6).toFixed(2)} M on both sides.`);
+      };
+      if (parts.includes('a')) {
+        const tok = ClipTokenizer.fromFile(tokDir);
+        const sampler = new SentenceSampler({ seed: 0 });
+        const drawn = sampler.sampleBatch(data.reports.slice(0, BATCH).map((r, i) => ({ id: i, report: r })), 0);
+        await partA('', tok.tokenize(drawn.map((d) => d.text), CONTEXT), 'one sentence drawn from each of the first 32 reports, as `train` draws them (`--sentences 1`)');
+        if (parts.includes('a-long')) {
+          await partA(' long rows', tokens(BATCH, CONTEXT, vocab), `synthetic rows of 6 to ${CONTEXT - 3} content tokens`);
+        }
       }
 
       // ---------------- (b) end to end from JPEG files ----------------
