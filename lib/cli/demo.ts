@@ -22,7 +22,7 @@ export const demoCommand: CommandModule<object, Args> = {
     .option('batch-size', { type: 'number', describe: 'batch size (default 64)' })
     .option('ablation', { type: 'boolean', default: false, describe: 'also train the baseline (full report, plain CLIP loss) and print both' })
     .option('quiet', { type: 'boolean', default: false })
-    .example('$0 demo', 'about 3 minutes on 2 CPU cores')
+    .example('$0 demo', 'about 2 minutes on 2 CPU cores')
     .example('$0 demo --ablation --out demo-ablation', 'baseline vs method on the same data and seed') as never,
   handler: async (a) => {
     const r = await runDemo({
