@@ -27,6 +27,7 @@
 #include "core/tensor_io.h"
 #include "dist/dist.h"
 #include "loss/relaxed_loss.h"
+#include "train/fused_adamw.h"
 
 namespace xt {
 namespace train {
@@ -303,7 +304,7 @@ StepResult LazyStep(Session& s, clip::ClipModel& m, const BatchInput& b, double 
     s.bad_acc.add_(finite.logical_not().to(torch::kDouble));
     s.loss_acc.add_(torch::where(torch::isfinite(step_loss), step_loss, torch::zeros_like(step_loss)));
     s.norm_last = total.detach().to(torch::kDouble);
-    s.optimizer->step();
+    FusedAdamWStep(*s.optimizer);
   }
   {
     torch::NoGradGuard ng;
@@ -398,7 +399,7 @@ StepResult Step(Session& s, BatchInput b, double lr, bool force_sync) {
           if (p.grad().defined()) sq += p.grad().pow(2).sum().item<double>();
         r.grad_norm = std::sqrt(sq);
       }
-      s.optimizer->step();
+      FusedAdamWStep(*s.optimizer);
       if (fp16 && ++s.good_steps >= 2000) {
         s.loss_scale *= 2;
         s.good_steps = 0;
