@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <sstream>
 #include <string>
 #include <type_traits>
 
@@ -11,14 +12,17 @@ namespace xt {
 namespace train {
 namespace {
 
-// The optimizer's state map is keyed by the TensorImpl's address as a string in LibTorch 1.x and
-// by the address itself in 2.x.
+// The optimizer's state map is keyed by the TensorImpl's address as a string in LibTorch 1.x
+// (c10::guts::to_string, i.e. the pointer through an ostream) and by the address itself in 2.x.
 template <class Map>
 typename Map::key_type StateKey(const Map&, const torch::Tensor& p) {
-  if constexpr (std::is_same_v<typename Map::key_type, std::string>)
-    return c10::guts::to_string(p.unsafeGetTensorImpl());
-  else
+  if constexpr (std::is_same_v<typename Map::key_type, std::string>) {
+    std::ostringstream os;
+    os << static_cast<const void*>(p.unsafeGetTensorImpl());
+    return os.str();
+  } else {
     return static_cast<typename Map::key_type>(p.unsafeGetTensorImpl());
+  }
 }
 
 bool Fusable(const torch::Tensor& p, const torch::optim::AdamWOptions& o) {
