@@ -71,9 +71,9 @@ export interface DemoResult {
 }
 
 /** The demo's data: 2400 studies of 64 px (1920 for training). With 20 epochs of batch 64 (600 steps) the tiny
- * model reaches a zero-shot macro AUROC of about 0.79-0.80 on the test split in ~2 minutes on 2 cores (seed 0:
- * 0.785; earlier code 0.787 and 0.800 for seeds 0 and 2; 1200 studies × 40 epochs, the same steps, gave
- * 0.77-0.81 on a test split half the size). */
+ * model reaches a zero-shot macro AUROC of about 0.78-0.80 on the test split in ~2 minutes on 2 cores (seed 0:
+ * 0.779; earlier code, other rounding, 0.785 and 0.787, and 0.800 for seed 2; 1200 studies × 40 epochs, the
+ * same steps, gave 0.77-0.81 on a test split half the size). */
 const DEMO_STUDIES = 2400;
 const DEMO_IMAGE_SIZE = 64;
 
