@@ -20,12 +20,8 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from openai_clip import CLIP  # noqa: E402
+from clip_setup import make_model, make_optimizer  # noqa: E402
 from relaxed_loss import MAX_LOGIT_SCALE, relaxed_loss  # noqa: E402
-
-def no_decay(name, p):
-    return p.ndim < 2 or "embedding" in name or "ln_" in name or "bias" in name or name == "logit_scale"
-
 
 def main():
     ap = argparse.ArgumentParser()
@@ -51,13 +47,8 @@ def main():
         torch.backends.cuda.matmul.allow_tf32 = bool(a.tf32)
         torch.backends.cudnn.allow_tf32 = bool(a.tf32)
     torch.manual_seed(a.seed)
-    model = CLIP(embed_dim=512, image_resolution=a.size, vision_layers=12, vision_width=768,
-                 vision_patch_size=a.patch, context_length=a.context, vocab_size=a.vocab,
-                 transformer_width=512, transformer_heads=8, transformer_layers=12).to(dev)
-    decay = [p for n, p in model.named_parameters() if not no_decay(n, p)]
-    nodecay = [p for n, p in model.named_parameters() if no_decay(n, p)]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.2}, {"params": nodecay, "weight_decay": 0.0}],
-                            lr=a.lr, betas=(0.9, 0.98), eps=1e-6)
+    model = make_model(a.vocab, a.context, a.size, patch=a.patch).to(dev)
+    opt = make_optimizer(model, a.lr, 0.2)
     g = torch.Generator().manual_seed(a.seed)
     pixels = torch.randn(a.batch, 3, a.size, a.size, generator=g)
     tokens = torch.randint(1, a.vocab - 2, (a.batch, a.context), generator=g)

@@ -42,33 +42,22 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from openai_clip import CLIP  # noqa: E402
-from relaxed_loss import relaxed_loss  # noqa: E402  (as binding/loss's reference)
+from clip_setup import make_model, make_optimizer  # noqa: E402
+from relaxed_loss import MAX_LOGIT_SCALE, relaxed_loss  # noqa: E402  (as binding/loss's reference)
 
 MEAN = (0.48145466, 0.4578275, 0.40821073)
 STD = (0.26862954, 0.26130258, 0.27577711)
-MAX_LOGIT_SCALE = 4.605170185988092  # ln(100)
 
 
 # --------------------------------------------------------------------------------------------
 # Memory figures
 # --------------------------------------------------------------------------------------------
-def proc_status_kb(pid, field):
+def proc_kb(pid, field, file="status"):
+    """A "Field:  N kB" line of /proc/PID/<file> (status, smaps_rollup), in kB; None if unreadable."""
     try:
-        with open("/proc/%s/status" % pid) as f:
+        with open("/proc/%s/%s" % (pid, file)) as f:
             for line in f:
                 if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def proc_pss_kb(pid):
-    try:
-        with open("/proc/%s/smaps_rollup" % pid) as f:
-            for line in f:
-                if line.startswith("Pss:"):
                     return int(line.split()[1])
     except OSError:
         pass
@@ -87,19 +76,12 @@ def proc_cpu_s(pid):
 
 def rss_self():
     return {"maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-            "vmhwm_kb": proc_status_kb("self", "VmHWM")}
+            "vmhwm_kb": proc_kb("self", "VmHWM")}
 
 
 # --------------------------------------------------------------------------------------------
 # Model, loss, optimiser
 # --------------------------------------------------------------------------------------------
-def make_model(vocab, context, size):
-    """ViT-B/32 image tower + 12-layer 512-wide text tower (OpenAI's ViT-B/32 configuration)."""
-    return CLIP(embed_dim=512, image_resolution=size, vision_layers=12, vision_width=768, vision_patch_size=32,
-                context_length=context, vocab_size=vocab, transformer_width=512, transformer_heads=8,
-                transformer_layers=12)
-
-
 def load_weights_lean(model, path):
     """Copy OpenAI-named safetensors (F32) into the model tensor by tensor (no whole-file buffer)."""
     params = dict(model.named_parameters())
@@ -122,18 +104,6 @@ def load_weights_lean(model, path):
     missing = set(params) - seen
     if missing:
         raise ValueError("weights lack %d parameters, e.g. %s" % (len(missing), sorted(missing)[:3]))
-
-
-def no_decay(name, p):
-    """The same rule as binding/train: biases, norms, embeddings and the logit scale get no decay."""
-    return p.ndim < 2 or "embedding" in name or "ln_" in name or "bias" in name or name == "logit_scale"
-
-
-def make_optimizer(model, lr, wd):
-    decay = [p for n, p in model.named_parameters() if not no_decay(n, p)]
-    nodecay = [p for n, p in model.named_parameters() if no_decay(n, p)]
-    return torch.optim.AdamW([{"params": decay, "weight_decay": wd}, {"params": nodecay, "weight_decay": 0.0}],
-                             lr=lr, betas=(0.9, 0.98), eps=1e-6)
 
 
 def train_step(model, opt, pixels, tokens, lr, clip, grad_clip):
@@ -326,10 +296,10 @@ def run_jpeg(a):
         losses.append(loss)
         step += 1
         for pid in workers:  # the workers' peaks, read while they live
-            h = proc_status_kb(pid, "VmHWM")
+            h = proc_kb(pid, "VmHWM")
             if h is not None:
                 worker_hwm[pid] = max(worker_hwm.get(pid, 0), h)
-            p = proc_pss_kb(pid)
+            p = proc_kb(pid, "Pss", "smaps_rollup")
             if p is not None:
                 worker_pss[pid] = max(worker_pss.get(pid, 0), p)
     main = rss_self()
