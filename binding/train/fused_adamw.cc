@@ -34,10 +34,10 @@ bool Fusable(const torch::Tensor& p, const torch::optim::AdamWOptions& o) {
 
 template <typename T>
 void Update(T* p, const T* g, T* m, T* v, int64_t n, T decay, T b1, T one_minus_b1, T b2, T one_minus_b2,
-            T sqrt_bc2, T eps, T step_size, bool apply_decay) {
+            T sqrt_bc2, T eps, T step_size) {
   at::parallel_for(0, n, 1 << 15, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
-      T w = apply_decay ? p[i] * decay : p[i];
+      T w = p[i] * decay;  // decay is exactly 1 without weight decay
       const T gi = g[i];
       const T mi = m[i] * b1 + gi * one_minus_b1;
       const T vi = v[i] * b2 + gi * gi * one_minus_b2;
@@ -89,14 +89,13 @@ void FusedAdamWStep(torch::optim::AdamW& opt) {
       const double bc1 = 1 - std::pow(b1, static_cast<double>(st.step()));
       const double bc2 = 1 - std::pow(b2, static_cast<double>(st.step()));
       const double step_size = o.lr() / bc1;
-      const bool decay = o.weight_decay() != 0;
       const torch::Tensor g = p.grad();
       AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "xt_fused_adamw", [&] {
         Update<scalar_t>(p.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(), m.data_ptr<scalar_t>(), v.data_ptr<scalar_t>(),
                          p.numel(), static_cast<scalar_t>(1 - o.lr() * o.weight_decay()), static_cast<scalar_t>(b1),
                          static_cast<scalar_t>(1 - b1), static_cast<scalar_t>(b2), static_cast<scalar_t>(1 - b2),
                          static_cast<scalar_t>(std::sqrt(bc2)), static_cast<scalar_t>(o.eps()),
-                         static_cast<scalar_t>(step_size), decay);
+                         static_cast<scalar_t>(step_size));
       });
     }
   }
