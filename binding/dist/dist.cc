@@ -51,6 +51,21 @@ std::string ShapeStr(at::IntArrayRef s) {
   return o.str();
 }
 
+// LibTorch >= 2.3 asks for the libuv TCPStore server by default (TCPStoreOptions::useLibUV = true);
+// builds without libuv (Debian's 2.x) refuse that with "use_libuv was requested but PyTorch was built
+// without libuv support". Turns it off where the option exists; false when there is nothing to turn off
+// (1.x has no such option).
+template <class Options>
+auto DisableLibUv(Options& so, int) -> decltype(so.useLibUV = false, bool()) {
+  if (!so.useLibUV) return false;
+  so.useLibUV = false;
+  return true;
+}
+template <class Options>
+bool DisableLibUv(Options&, long) {
+  return false;
+}
+
 bool IsLoopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
@@ -238,7 +253,13 @@ void Init(const InitOptions& o) {
   so.timeout = timeout;
   c10::intrusive_ptr<c10d::TCPStore> store;
   try {
-    store = c10::make_intrusive<c10d::TCPStore>(o.master_addr, so);
+    try {
+      store = c10::make_intrusive<c10d::TCPStore>(o.master_addr, so);
+    } catch (const std::exception& e) {
+      // every rank falls back alike, so servers and clients keep agreeing on the wire protocol
+      if (std::string(e.what()).find("libuv") == std::string::npos || !DisableLibUv(so, 0)) throw;
+      store = c10::make_intrusive<c10d::TCPStore>(o.master_addr, so);
+    }
   } catch (const std::exception& e) {
     std::string msg = CleanWhat(e);
     if (so.isServer)
