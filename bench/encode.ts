@@ -20,7 +20,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { native } from '../lib/native';
 import { ClipModel } from '../lib/model/clip';
-import { median, pseudoNormal } from './util';
+import { median, pseudoNormal, runStandalone } from './util';
 import type { BenchModule, BenchResult } from './types';
 
 interface PyReady {
@@ -167,12 +167,4 @@ export const bench: BenchModule = {
   },
 };
 
-if (require.main === module) {
-  bench
-    .run()
-    .then((r) => process.stdout.write(JSON.stringify(r, null, 2) + '\n'))
-    .catch((e) => {
-      process.stderr.write(`encode bench: ${(e as Error).stack}\n`);
-      process.exit(1);
-    });
-}
+if (require.main === module) runStandalone(bench);

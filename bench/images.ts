@@ -17,6 +17,7 @@ import { imageBackend, setImageBackend } from '../lib/data/images';
 import type { StudyRecord } from '../lib/data/types';
 import { sharedPath } from '../test/helpers/shared';
 import type { BenchModule, BenchResult, BenchRow } from './types';
+import { runStandalone } from './util';
 
 const N = Number(process.env.XT_BENCH_IMAGES ?? 256);
 const SIZE = 224;
@@ -145,12 +146,4 @@ export const bench: BenchModule = {
   },
 };
 
-if (require.main === module) {
-  bench
-    .run()
-    .then((r) => process.stdout.write(JSON.stringify(r, null, 2) + '\n'))
-    .catch((e) => {
-      process.stderr.write(`${(e as Error).message}\n`);
-      process.exit(1);
-    });
-}
+if (require.main === module) runStandalone(bench);

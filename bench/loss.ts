@@ -15,6 +15,7 @@ import { spawnSync } from 'child_process';
 import * as path from 'path';
 import { native, LossBenchOptions, LossBenchResult } from '../lib/native';
 import type { BenchModule, BenchResult, BenchRow } from './types';
+import { runStandalone } from './util';
 import { speedRatio } from './types';
 
 interface PyResult {
@@ -171,16 +172,4 @@ export const bench: BenchModule = {
   },
 };
 
-if (require.main === module) {
-  bench
-    .run()
-    .then((r) => {
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
-      const { formatResult } = require('./run') as { formatResult: (r: BenchResult, c: string) => string };
-      process.stdout.write(formatResult(r, 'node dist/bench/loss.js') + '\n');
-    })
-    .catch((e) => {
-      process.stderr.write(`bench loss: ${(e as Error).message}\n`);
-      process.exit(1);
-    });
-}
+if (require.main === module) runStandalone(bench);

@@ -3,36 +3,18 @@
  * module exporting `bench: BenchModule`) and appends a dated section per run to bench/RESULTS.md.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import type { BenchModule, BenchResult } from './types';
-import { speedRatio } from './types';
+import type { BenchModule } from './types';
+import { formatResult } from './util';
 
 const srcDir = path.resolve(__dirname, '..', '..', 'bench');
-
-function machine(): string {
-  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-  return `${os.cpus().length} cores (${cpu.trim()}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`;
-}
-
-export function formatResult(r: BenchResult, command: string): string {
-  const lines = [`### ${r.title}`, '', `- command: \`${command}\``, `- date: ${new Date().toISOString()}`, `- machine: ${machine()}`];
-  if (r.baseline) lines.push(`- baseline: ${r.baseline}`);
-  lines.push('', '| metric | ours | baseline | unit | speed ratio | target |', '|---|---|---|---|---|---|');
-  for (const row of r.rows) {
-    const ratio = speedRatio(row);
-    lines.push(`| ${row.metric} | ${row.ours} | ${row.baseline ?? '—'} | ${row.unit} | ${ratio ? ratio.toFixed(2) + '×' : '—'} | ${row.target ? '≥ ' + row.target + '×' : '—'} |`);
-  }
-  for (const n of r.notes ?? []) lines.push('', n);
-  return lines.join('\n') + '\n';
-}
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const record = !args.includes('--no-record');
   const wanted = args.filter((a) => !a.startsWith('--'));
   const mods: BenchModule[] = [];
-  for (const f of fs.readdirSync(__dirname).filter((f) => f.endsWith('.js') && !['run.js', 'types.js'].includes(f)).sort()) {
+  for (const f of fs.readdirSync(__dirname).filter((f) => f.endsWith('.js') && !['run.js', 'types.js', 'util.js'].includes(f)).sort()) {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const m = require(path.join(__dirname, f)) as { bench?: BenchModule };
     if (m.bench && (!wanted.length || wanted.includes(m.bench.name))) mods.push(m.bench);

@@ -19,6 +19,7 @@ import { parseOpenIXml } from '../lib/text/reports';
 import { readTarFile } from '../lib/util/tar';
 import { sharedPath } from '../test/helpers/shared';
 import type { BenchModule, BenchResult, BenchRow } from './types';
+import { runStandalone } from './util';
 
 const ROUNDS = 3;
 
@@ -201,12 +202,6 @@ if (require.main === module) {
   if (process.argv[2] === '--child') {
     child(process.argv[3], process.argv[4], process.argv[5]);
   } else {
-    bench
-      .run()
-      .then((r) => process.stdout.write(JSON.stringify(r, null, 2) + '\n'))
-      .catch((e) => {
-        process.stderr.write(`${(e as Error).stack}\n`);
-        process.exit(1);
-      });
+    runStandalone(bench);
   }
 }

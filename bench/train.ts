@@ -30,7 +30,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as readline from 'readline';
-import { median, pseudoNormal } from './util';
+import { median, pseudoNormal, runStandalone } from './util';
 import type { BenchModule, BenchResult, BenchRow } from './types';
 
 const BATCH = 32;
@@ -490,12 +490,6 @@ if (require.main === module) {
       process.exitCode = 1;
     });
   } else {
-    bench
-      .run()
-      .then((r) => process.stdout.write(JSON.stringify(r, null, 2) + '\n'))
-      .catch((e) => {
-        process.stderr.write(`train bench: ${(e as Error).stack}\n`);
-        process.exit(1);
-      });
+    runStandalone(bench);
   }
 }
