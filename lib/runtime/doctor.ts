@@ -8,7 +8,7 @@ export interface DoctorReport {
   torchSource: string;
   torchLibrary: string | null;
   cuda: { available: boolean; devices: { index: number; name: string; totalMemory: number; capability: string }[] };
-  blas: { library: string | null; name: string };
+  blas: { library: string | null; name: string; advice?: string };
   matmulGflops: number;
   threads: number;
   interopThreads: number;
@@ -58,6 +58,22 @@ export function detectBlas(): { library: string | null; name: string } {
   return { library: pick, name };
 }
 
+/**
+ * What to change when the BLAS and LibTorch use different thread pools: a pthreads OpenBLAS under
+ * an OpenMP LibTorch keeps its own threads spinning beside LibTorch's, and GEMMs issued between
+ * parallel regions lose their multi-thread speed-up. Debian: the libopenblas.so.0 alternative.
+ */
+export function blasAdvice(blasName: string, parallelBackend: string, library: string | null): string | undefined {
+  if (!/pthreads/.test(blasName) || !/openmp/i.test(parallelBackend)) return undefined;
+  const dir = library && /\/openblas-pthread\//.test(library) ? library.slice(0, library.indexOf('/openblas-pthread/')) : '/usr/lib/x86_64-linux-gnu';
+  const multiarch = dir.split('/').pop() ?? 'x86_64-linux-gnu';
+  return (
+    `LibTorch is OpenMP-parallel but runs the pthreads OpenBLAS: the two thread pools compete (slower, erratic matmuls). ` +
+    `Select the OpenMP build: sudo update-alternatives --set libopenblas.so.0-${multiarch} ${dir}/openblas-openmp/libopenblas.so.0 ` +
+    `(scripts/setup does this)`
+  );
+}
+
 export async function doctor(opts: { matmulSize?: number; matmulIters?: number; device?: string } = {}): Promise<DoctorReport> {
   const loadedAddon = loadAddon();
   const a = loadedAddon.addon;
@@ -70,13 +86,16 @@ export async function doctor(opts: { matmulSize?: number; matmulIters?: number; 
   } catch (e) {
     device = { requested: requestedSpec(opts.device).raw, error: (e as Error).message };
   }
+  const detected = detectBlas();
+  const advice = blasAdvice(detected.name, backend, detected.library);
+  const blas = advice ? { ...detected, advice } : detected;
   const torchLib = mappedLibraries(/libtorch_cpu\.so|libtorch\.so/).map(realpath)[0] ?? null;
   return {
     torchVersion: info.torchVersion,
     torchSource: info.torchSource,
     torchLibrary: torchLib,
     cuda: { available: info.cudaAvailable, devices: info.cudaDevices },
-    blas: detectBlas(),
+    blas,
     matmulGflops: Math.round(bench.gflops * 10) / 10,
     threads: info.intraOpThreads,
     interopThreads: info.interopThreads,
@@ -96,7 +115,7 @@ export function formatDoctor(r: DoctorReport): string {
     ['LibTorch', `${r.torchVersion} (${r.torchSource})`],
     ['library', r.torchLibrary ?? 'unknown'],
     ['CUDA', gpu],
-    ['BLAS', `${r.blas.name}${r.blas.library ? ` — ${r.blas.library}` : ''}`],
+    ['BLAS', `${r.blas.name}${r.blas.library ? ` — ${r.blas.library}` : ''}` + (r.blas.advice ? `\n  ← ${r.blas.advice}` : '')],
     ['fp32 matmul', `${r.matmulGflops} GFLOP/s (1024², ${r.threads} threads)` + (r.matmulGflops < 50 ? '  ← slow: is OpenBLAS installed?' : '')],
     ['threads', `intra-op ${r.threads}, inter-op ${r.interopThreads} (${r.parallelBackend})`],
     ['addon', `${r.addon.variant} — ${r.addon.path}`],
