@@ -2,7 +2,7 @@
  * Worker of bench/dist.ts (started by the launcher with torchrun's variables): times collectives
  * in native code and prints one `RESULT {json}` line. Does nothing when merely required.
  */
-import { initDistributed, distNative } from '../lib/dist';
+import { initDistributed, distNative } from '../lib/distributed';
 
 export interface DistBenchPlan {
   allreduceBytes: number;

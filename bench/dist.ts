@@ -7,7 +7,7 @@
  */
 import * as path from 'path';
 import { PassThrough } from 'stream';
-import { launch } from '../lib/dist/launcher';
+import { launch } from '../lib/distributed/launcher';
 import type { BenchModule } from './types';
 import type { DistBenchPlan } from './dist-worker';
 

@@ -20,5 +20,5 @@ export {
   readSafetensors, readSafetensorsSync, parseSafetensors, serializeSafetensors, writeSafetensors, SafetensorsFile,
 } from './io/safetensors';
 export type { SafetensorsDtype, SafeTensor, SafeTensorInput, SafetensorsEntry } from './io/safetensors';
-export * as dist from './dist';
+export * as dist from './distributed';
 export type { DistBackend, DistInfo, DistInitOptions, DistReduceOp } from './native';

@@ -9,7 +9,8 @@
  * every pair of samples sharing an id: row i's target spreads uniformly over its group in both
  * directions. All-distinct ids give the plain loss.
  */
-import { native, xtError, LossImpl, LossDevice, LossComputeDtype } from './native';
+import { native, LossImpl, LossDevice, LossComputeDtype } from './native';
+import { xtError } from './errors';
 
 export interface ContrastiveLossOptions {
   /** log-space logit scale (CLIP's `logit_scale` parameter, before the exp). */

@@ -14,33 +14,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 
-/** Error codes carried by every error the native layer raises (`err.code`). */
-export type XtErrorCode =
-  | 'XT_SHAPE'
-  | 'XT_IO'
-  | 'XT_OOM'
-  | 'XT_INVALID'
-  | 'XT_DISPOSED'
-  | 'XT_CUDA'
-  | 'XT_INTERNAL'
-  | 'XT_LOAD'
-  | 'XT_NONFINITE';
+import { xtError, type XtError } from './errors';
 
-export interface XtError extends Error {
-  code: XtErrorCode;
-}
-
-export function isXtError(e: unknown): e is XtError {
-  const code = (e as { code?: unknown } | null)?.code;
-  return e instanceof Error && typeof code === 'string' && code.startsWith('XT_');
-}
-
-/** Make a coded error from TypeScript (same shape as the native ones). */
-export function xtError(code: XtErrorCode, message: string): XtError {
-  const e = new Error(message) as XtError;
-  e.code = code;
-  return e;
-}
+export { isXtError, xtError } from './errors';
+export type { XtError, XtErrorCode } from './errors';
 
 /** A tensor crossing the boundary: row-major data and its shape. */
 export interface TensorResult<T = Float32Array> {

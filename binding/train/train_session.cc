@@ -25,7 +25,7 @@
 #include "core/errors.h"
 #include "core/registry.h"
 #include "core/tensor_io.h"
-#include "dist/dist.h"
+#include "distributed/dist.h"
 #include "loss/relaxed_loss.h"
 #include "train/fused_adamw.h"
 

@@ -1,6 +1,6 @@
 /** `xray-torch classify IMAGE…`: zero-shot probabilities per label for each image. */
 import type { CommandModule } from 'yargs';
-import { xtError } from '../native';
+import { xtError } from '../errors';
 import { classify } from '../eval/inference';
 import { loadInferenceModel } from '../eval/model';
 import { loadPromptFile } from '../eval/prompts';

@@ -1,6 +1,6 @@
 /** `xray-torch convert SRC DST --to hf|openai|xray-torch`: rewrite CLIP weights in another layout. */
 import type { CommandModule } from 'yargs';
-import { xtError } from '../native';
+import { xtError } from '../errors';
 import type { ClipDtype, ClipSaveLayout } from '../native';
 import { ClipModel } from '../model/clip';
 

@@ -1,7 +1,7 @@
 /** `xray-torch embed`: image or text embeddings to a .npy or .json file. */
 import * as fs from 'fs';
 import type { CommandModule } from 'yargs';
-import { xtError } from '../native';
+import { xtError } from '../errors';
 import { embedImages, embedTexts } from '../eval/inference';
 import { loadInferenceModel } from '../eval/model';
 import { writeNpy } from '../eval/npy';

@@ -1,7 +1,7 @@
 /** Options and output writing shared by the `score` and `eval` commands (not a command itself). */
 import * as fs from 'fs';
 import * as path from 'path';
-import { xtError } from '../native';
+import { xtError } from '../errors';
 import type { ThresholdPolicy, BootstrapOptions } from '../eval/metrics';
 import { formatTerminal, htmlReport, reportCsv, type ReportInput } from '../eval/report';
 

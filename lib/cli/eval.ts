@@ -1,7 +1,7 @@
 /** `xray-torch eval`: zero-shot multi-label evaluation of a model on a dataset split. */
 import * as fs from 'fs';
 import type { CommandModule } from 'yargs';
-import { xtError } from '../native';
+import { xtError } from '../errors';
 import { DATASET_FORMATS, type DatasetFormat } from '../data/readers';
 import { resolveLabels } from '../eval/labelsets';
 import { loadPromptFile } from '../eval/prompts';

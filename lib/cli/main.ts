@@ -1,7 +1,7 @@
 /** `xray-torch` command line entry. */
 import yargs from 'yargs';
 import { commands } from './commands';
-import { isXtError } from '../native';
+import { isXtError } from '../errors';
 import { parseDeviceSpec } from '../runtime/device';
 
 export async function main(argv: string[]): Promise<void> {

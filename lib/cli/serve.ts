@@ -1,10 +1,10 @@
 /** `xray-torch serve`: an HTTP inference server (healthz, classify, embed) around one loaded model. */
 import type { CommandModule } from 'yargs';
-import { xtError } from '../native';
+import { xtError } from '../errors';
 import { resolveLabels } from '../eval/labelsets';
 import { loadInferenceModel } from '../eval/model';
 import { loadPromptFile } from '../eval/prompts';
-import { createServer } from '../eval/serve';
+import { createServer } from '../serve/server';
 
 interface Args {
   model: string;

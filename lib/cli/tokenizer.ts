@@ -4,7 +4,7 @@
  * `xray-torch tokenizer encode --tokenizer PATH TEXT…`: print the ids a tokenizer gives.
  */
 import type { Argv, CommandModule } from 'yargs';
-import { xtError } from '../native';
+import { xtError } from '../errors';
 import { saveBpeTokenizer, trainBpeTokenizer } from '../text/bpe-train';
 import { ClipTokenizer } from '../text/clip-tokenizer';
 import { readCorpus } from '../text/corpus';

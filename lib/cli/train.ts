@@ -1,6 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { train, DEFAULT_POSITIVE_CLIP, type TrainOptions, type TrainSummary } from '../train/trainer';
-import { maybeLaunch } from '../dist/launcher';
+import { maybeLaunch } from '../distributed/launcher';
 
 export interface TrainArgs {
   data?: string;

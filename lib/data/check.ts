@@ -2,11 +2,11 @@
  * Validate a dataset: read every record, decode every image (so corrupt files are found), count
  * studies, images, reports, labels per class and splits, and list what is missing or bad.
  */
-import { BadLog } from './bad';
+import { BadLog } from './skip-log';
 import { decodeGrey } from './images';
 import { loadReport } from './readers/mimic';
 import { openDataset, type DatasetFormat, type OpenOptions } from './readers/index';
-import { xtError } from '../native';
+import { xtError } from '../errors';
 import type { BadExample } from './types';
 
 export interface LabelCounts {

@@ -3,8 +3,8 @@
  * CRLF or LF, a UTF-8 BOM, and gzipped files. Rows whose field count differs from the header's
  * are reported (file and line) and skipped, never silently shifted into the wrong columns.
  */
-import { openTextStream } from './textio';
-import { xtError } from '../native';
+import { openTextStream } from './text-files';
+import { xtError } from '../errors';
 
 export interface CsvRowEvent {
   /** 1-based line where the row starts. */

@@ -12,7 +12,7 @@ import * as zlib from 'zlib';
 import * as dicomParser from 'dicom-parser';
 import sharp from 'sharp';
 import type { OutputInfo } from 'sharp';
-import { xtError } from '../native';
+import { xtError } from '../errors';
 
 export interface DicomImage {
   width: number;

@@ -9,7 +9,8 @@ import * as fs from 'fs';
 import sharp from 'sharp';
 import type { Sharp } from 'sharp';
 import { decodeDicom, isDicomBuffer } from './dicom';
-import { addonLoaded, native, xtError, isXtError, type ImageNative } from '../native';
+import { addonLoaded, native, type ImageNative } from '../native';
+import { xtError, isXtError } from '../errors';
 
 /** OpenAI CLIP's normalisation constants (RGB). */
 export const CLIP_MEAN: readonly [number, number, number] = [0.48145466, 0.4578275, 0.40821073];

@@ -8,9 +8,9 @@ export { OPENI_LABELS, OPENI_LABEL_MAP } from './readers/openi';
 export { loadReport } from './readers/mimic';
 export { CHEXPERT_LABELS, NIH_LABELS, applyUncertain, parseLabelCell, canonicalSplit } from './labels';
 export { parseCsv, readCsvRows, readCsvRecords, CsvParser } from './csv';
-export { readText, readLines, openTextStream } from './textio';
-export { BadLog } from './bad';
-export type { BadSummary } from './bad';
+export { readText, readLines, openTextStream } from './text-files';
+export { BadLog } from './skip-log';
+export type { BadSummary } from './skip-log';
 export {
   decodeGrey,
   decodeGreyBuffer,

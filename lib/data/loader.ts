@@ -9,12 +9,12 @@
  *    the next sample in the order (batches stay full), `fail` throws an XtError naming the file.
  *    A sample that takes longer than `sampleTimeoutMs` counts as bad: the loader never hangs.
  */
-import { BadLog, type BadSummary } from './bad';
+import { BadLog, type BadSummary } from './skip-log';
 import { applyAugment, sampleAugment, type AugmentOptions } from './augment';
 import { decodeGrey, floatGreyToCHW, greyToCHW, normalizeLut, type DecodeOptions, type GreyImage, type ResizeMode } from './images';
 import { loadReport } from './readers/mimic';
 import { Rng, permutation } from './rng';
-import { xtError, isXtError } from '../native';
+import { xtError, isXtError } from '../errors';
 import type { StudyRecord } from './types';
 
 export interface LoaderOptions {

@@ -11,7 +11,7 @@ export type {
 } from './metrics';
 export { scoreFiles as score, scoreData, readTable, alignTable, groundTruthFromTable } from './score';
 export type { ScoreReport, ScoreData, ScoreFilesOptions, GroundTruth, PredictionsReport, DecisionsReport } from './score';
-export { IdMatcher, normalizeId } from './ids';
+export { IdMatcher, normalizeId } from './study-ids';
 export { LABEL_SETS, CHEXPERT_COMPETITION, getLabelSet, resolveLabels, labelText } from './labelsets';
 export type { LabelSpec, LabelSet } from './labelsets';
 export { buildPrompts, loadPromptFile, parsePromptFile, TEMPLATE_PRESETS } from './prompts';
@@ -25,5 +25,5 @@ export type { ZeroShotEvalOptions, ZeroShotEvalResult } from './pipeline';
 export { formatTerminal, reportCsv, htmlReport, rocSvg, rocPanels, svgToPng } from './report';
 export type { ReportInput } from './report';
 export { encodeNpy, decodeNpy, writeNpy } from './npy';
-export { createServer } from './serve';
-export type { ServeOptions, XrayServer } from './serve';
+export { createServer } from '../serve/server';
+export type { ServeOptions, XrayServer } from '../serve/server';

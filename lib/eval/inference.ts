@@ -3,7 +3,7 @@
  * Images are file paths or encoded bytes (JPEG, PNG 8/16-bit, TIFF, DICOM), decoded and CLIP-preprocessed by
  * lib/data/images (grey → 3 channels, CLIP mean/std), encoded in batches. Prompt embeddings are cached per model.
  */
-import { xtError } from '../native';
+import { xtError } from '../errors';
 import { decodeGrey, decodeGreyBuffer, greyToCHW } from '../data/images';
 import { resolveLabels, type LabelSpec } from './labelsets';
 import { buildPrompts, type PromptFile, type PromptTemplates } from './prompts';

@@ -7,7 +7,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { xtError } from '../native';
+import { xtError } from '../errors';
 import { CHEXPERT_LABELS, NIH_LABELS } from '../data/labels';
 import { OPENI_LABELS } from '../data/readers/openi';
 import { PADCHEST_LABELS } from '../data/readers/padchest';

@@ -14,7 +14,7 @@
  *   right), mulberry32 PRNG, index = floor(u·n); a resample where a label is single-class is skipped for that
  *   label, and for the mean when any averaged label is; CI = numpy's linear percentiles 2.5 and 97.5.
  */
-import { xtError } from '../native';
+import { xtError } from '../errors';
 
 export type Metric = 'auroc' | 'auprc' | 'f1' | 'mcc' | 'sensitivity' | 'specificity' | 'precision';
 export const THRESHOLD_METRICS: (keyof ThresholdMetrics & Metric)[] = ['f1', 'mcc', 'sensitivity', 'specificity', 'precision'];

@@ -2,7 +2,7 @@
  * The CLIP model as an `InferenceModel`: texts are tokenised with the model's own tokenizer (its context length)
  * and encoded with `encodeTokens`; images go straight to `encodeImages`; `imageSize` is the model's resolution.
  */
-import { xtError } from '../native';
+import { xtError } from '../errors';
 import type { InferenceModel } from './inference';
 import type { Embeddings } from './zeroshot';
 import { ClipTokenizer } from '../text/clip-tokenizer';

@@ -3,7 +3,7 @@
  * array, byte for byte (header dict, space padding and newline to a multiple of 64 bytes), and a reader for it.
  */
 import * as fs from 'fs';
-import { xtError } from '../native';
+import { xtError } from '../errors';
 
 const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]); // \x93NUMPY
 

@@ -4,7 +4,7 @@
  * the zero-shot classifier, and score the probabilities against the records' labels; optionally choose thresholds
  * on a validation split, and score readers' decision files on the same studies beside the model.
  */
-import { xtError } from '../native';
+import { xtError } from '../errors';
 import { openDataset, type DatasetFormat } from '../data/readers';
 import { DataLoader } from '../data/loader';
 import type { StudyRecord } from '../data/types';

@@ -15,7 +15,7 @@
  *   }
  */
 import * as fs from 'fs';
-import { xtError } from '../native';
+import { xtError } from '../errors';
 import type { LabelSpec } from './labelsets';
 
 export interface PromptTemplates {

@@ -12,10 +12,10 @@
  *     "decisions": [{"file", "tasks": {name: {f1, f1_ci, mcc, mcc_ci, …}}, "mean": {f1, mcc, …}}],
  *     "mean": {f1, f1_ci, mcc, mcc_ci, …} }          (the readers' mean; present with decisions)
  */
-import { xtError } from '../native';
+import { xtError } from '../errors';
 import { readCsvRecords } from '../data/csv';
 import { parseLabelCell } from '../data/labels';
-import { IdMatcher } from './ids';
+import { IdMatcher } from './study-ids';
 import {
   evaluate, poolReaders, THRESHOLD_METRICS, describePolicy, resolveThresholds,
   type BootstrapOptions, type EvalResult, type LabelResult, type LabelScores, type MeanResult, type ThresholdPolicy,

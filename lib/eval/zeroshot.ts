@@ -10,7 +10,7 @@
  * - Images arrive as a stream of batches; only one batch's embeddings are held at a time, and studies with several
  *   images are aggregated on the fly (mean or max of their images' probabilities).
  */
-import { xtError } from '../native';
+import { xtError } from '../errors';
 import type { LabelPrompts } from './prompts';
 import { uniquePromptTexts } from './prompts';
 

@@ -11,7 +11,7 @@
  */
 import * as fs from 'fs';
 import * as os from 'os';
-import { xtError, XtError } from '../native';
+import { xtError, XtError } from '../errors';
 
 export type SafetensorsDtype =
   | 'F64'

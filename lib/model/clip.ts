@@ -15,7 +15,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { native, xtError } from '../native';
+import { native } from '../native';
+import { xtError } from '../errors';
 import type { ClipConfig, ClipModelNative, ClipSaveLayout, ClipDtype, WeightsInfo } from '../native';
 import { findTokenizer, ClipTokenizer, TOKENIZER_FILES } from '../text/clip-tokenizer';
 import { resolveDevice } from '../runtime/device';

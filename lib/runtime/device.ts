@@ -6,7 +6,8 @@
  * honoured is an `XT_CUDA` error naming what is missing, never a silent fallback. `XRAY_TORCH_DEVICE=cpu`
  * also makes the loader skip probing the CUDA prebuild (lib/native.ts).
  */
-import { native, xtError } from '../native';
+import { native } from '../native';
+import { xtError } from '../errors';
 
 export type DeviceSpec = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
 

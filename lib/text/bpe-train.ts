@@ -16,7 +16,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { xtError } from '../native';
+import { xtError } from '../errors';
 import {
   byteSymbolsInVocabOrder,
   bytesToUnicode,

@@ -17,7 +17,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import { xtError } from '../native';
+import { xtError } from '../errors';
 import { pairSlot, PairTable, TokenCache } from './bpe-tables';
 import { basicCleanUnstripped, needsFix, PY_SPACE_CLASS } from './normalize';
 

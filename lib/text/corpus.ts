@@ -10,7 +10,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import { xtError } from '../native';
+import { xtError } from '../errors';
 import { readTar } from '../util/tar';
 import { parseOpenIXml, parseTextReport, selectSections, SectionSelection } from './reports';
 

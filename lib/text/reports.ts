@@ -6,7 +6,7 @@
  * 'comparison', 'findings', 'impression', plus 'recommendation', 'notification', 'addendum',
  * 'wet read' when present. Open-I XML keeps its own `Label`s, lowercased.
  */
-import { xtError } from '../native';
+import { xtError } from '../errors';
 import { splitSentences, SplitOptions } from './sentences';
 
 export type ReportFormat = 'mimic' | 'openi' | 'plain';

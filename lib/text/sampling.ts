@@ -8,7 +8,7 @@
  * `fullProbability` (use the whole text for that fraction of draws). Batches also get group ids for
  * the multi-positive loss: texts that are identical after normalisation share an id.
  */
-import { xtError } from '../native';
+import { xtError } from '../errors';
 import { clipNormalize } from './normalize';
 import { ParsedReport, parseReport, reportSentences, SectionSelection, SelectOptions } from './reports';
 import type { SplitOptions } from './sentences';

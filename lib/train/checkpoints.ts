@@ -8,7 +8,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { xtError } from '../native';
+import { xtError } from '../errors';
 import { fsyncDir, fsyncTree, writeFileAtomic } from '../util/atomic';
 
 export interface CheckpointIndex {

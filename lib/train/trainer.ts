@@ -14,7 +14,8 @@
 import { EventEmitter } from 'events';
 import * as fs from 'fs';
 import * as path from 'path';
-import { native, xtError, isXtError } from '../native';
+import { native } from '../native';
+import { xtError, isXtError } from '../errors';
 import type { TrainSessionNative, TrainStepResult } from '../native';
 import { ClipModel, loadModel } from '../model/clip';
 import { openDataset, type DatasetFormat } from '../data/readers';
@@ -34,8 +35,8 @@ import { CheckpointStore } from './checkpoints';
 import { MetricsLog } from './metrics-log';
 import { Progress, type ProgressMode } from './progress';
 import { writeFileAtomic } from '../util/atomic';
-import { readDistEnv, type DistEnv } from '../dist/env';
-import { initDistributed, distNative } from '../dist';
+import { readDistEnv, type DistEnv } from '../distributed/env';
+import { initDistributed, distNative } from '../distributed';
 import type { DistBackend } from '../native';
 import * as os from 'os';
 

@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import * as zlib from 'zlib';
-import { xtError } from '../native';
+import { xtError } from '../errors';
 
 export interface TarEntry {
   /** Path inside the archive, as stored ('/'-separated). */

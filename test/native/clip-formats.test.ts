@@ -22,8 +22,8 @@ import { repoRoot, requireShared } from '../helpers/shared';
 import {
   asBigInt64, asFloat32, asFloat64, assertClose, entry, f16BytesToBf16, f16BytesToF32, readSt, rejectsWith, rmDir, tmpDir,
   writeSt,
-} from './clip-helpers';
-import type { StEntry } from './clip-helpers';
+} from '../helpers/clip';
+import type { StEntry } from '../helpers/clip';
 
 const TOL = 1e-4;
 const FIX = path.join(repoRoot, 'test', 'fixtures', 'clip');

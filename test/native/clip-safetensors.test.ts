@@ -9,7 +9,7 @@ import * as path from 'path';
 import { native } from '../../lib/native';
 import { loadModel } from '../../lib/model/clip';
 import { requireShared } from '../helpers/shared';
-import { asBigInt64, asFloat64, entry, joinSt, readSt, rejectsWith, rmDir, splitSt, tmpDir, writeSt } from './clip-helpers';
+import { asBigInt64, asFloat64, entry, joinSt, readSt, rejectsWith, rmDir, splitSt, tmpDir, writeSt } from '../helpers/clip';
 
 describe('safetensors reader (native)', function () {
   this.timeout(300000);

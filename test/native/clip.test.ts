@@ -10,8 +10,8 @@ import * as path from 'path';
 import { native } from '../../lib/native';
 import { ClipModel, loadModel } from '../../lib/model/clip';
 import { requireShared } from '../helpers/shared';
-import { asBigInt64, asFloat32, asFloat64, assertClose, entry, readSt, rejectsWith, rmDir, tmpDir } from './clip-helpers';
-import type { StFile } from './clip-helpers';
+import { asBigInt64, asFloat32, asFloat64, assertClose, entry, readSt, rejectsWith, rmDir, tmpDir } from '../helpers/clip';
+import type { StFile } from '../helpers/clip';
 
 const TOL = 1e-4; // the parity bound (relative), fp32 compute
 

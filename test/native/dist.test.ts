@@ -1,6 +1,6 @@
 /**
  * The distributed layer on real processes: 2 Gloo workers on loopback, started through the
- * `--nproc` launcher (test/native/dist-worker.ts), compared with one process at the global batch.
+ * `--nproc` launcher (test/helpers/dist-worker.ts), compared with one process at the global batch.
  * Every child run is bounded by a hard timeout; ports are free ports picked at run time.
  */
 import { strict as assert } from 'assert';
@@ -8,12 +8,12 @@ import { spawn } from 'child_process';
 import * as path from 'path';
 import { native } from '../../lib/native';
 import type { DistNative } from '../../lib/native';
-import { freePort } from '../../lib/dist/launcher';
+import { freePort } from '../../lib/distributed/launcher';
 import {
   STEP, stepBatch, REDUCER_SHAPES, reducerCoeffs, reducerUnused, REDUCER_BUCKETS,
-} from './dist-data';
+} from '../helpers/dist-data';
 
-const WORKER = path.join(__dirname, 'dist-worker.js');
+const WORKER = path.join(__dirname, '..', 'helpers', 'dist-worker.js');
 
 interface Run {
   code: number | null;

@@ -11,7 +11,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { loadInferenceModel, type ClipInferenceModel } from '../../lib/eval/model';
 import { classify, embedImages, embedTexts } from '../../lib/eval/inference';
-import { createServer } from '../../lib/eval/serve';
+import { createServer } from '../../lib/serve/server';
 import { decodeNpy } from '../../lib/eval/npy';
 import { loadImageTensor } from '../../lib/data/images';
 import { generateSynthetic, SYNTH_LABELS } from '../../lib/data/synth';

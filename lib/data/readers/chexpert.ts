@@ -10,9 +10,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { readCsvHeader, readCsvRecords } from '../csv';
 import { applyUncertain, CHEXPERT_LABELS, parseLabelCell } from '../labels';
-import { findDataFile } from '../textio';
-import { xtError } from '../../native';
-import type { BadLog } from '../bad';
+import { findDataFile } from '../text-files';
+import { xtError } from '../../errors';
+import type { BadLog } from '../skip-log';
 import type { LabelValue, ReaderOptions, StudyRecord } from '../types';
 import { isDir, isFile, splitFilter, viewFilter } from './common';
 

@@ -1,6 +1,6 @@
 /** Small helpers shared by the dataset readers. */
 import * as fs from 'fs';
-import type { BadLog } from '../bad';
+import type { BadLog } from '../skip-log';
 import type { ReaderOptions, StudyRecord } from '../types';
 
 /** A reader: yields study records from a dataset root, reporting bad rows/files to `bad`. */

@@ -1,7 +1,7 @@
 /** `openDataset(format | 'auto', root, opts)`: one entry point over every dataset reader. */
 import * as path from 'path';
-import { BadLog, type BadSummary } from '../bad';
-import { xtError } from '../../native';
+import { BadLog, type BadSummary } from '../skip-log';
+import { xtError } from '../../errors';
 import type { LabelValue, ReaderOptions, StudyRecord } from '../types';
 import { isDir, isFile, type ReaderFn } from './common';
 import { isChexpert, readChexpert, type ChexpertOptions } from './chexpert';

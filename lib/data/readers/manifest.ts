@@ -8,9 +8,9 @@
 import * as path from 'path';
 import { readCsvHeader, readCsvRecords } from '../csv';
 import { applyUncertain, canonicalSplit, parseLabelCell } from '../labels';
-import { readLines } from '../textio';
-import { xtError } from '../../native';
-import type { BadLog } from '../bad';
+import { readLines } from '../text-files';
+import { xtError } from '../../errors';
+import type { BadLog } from '../skip-log';
 import type { LabelValue, ReaderOptions, StudyRecord } from '../types';
 import { isDir, isFile, splitFilter, viewFilter } from './common';
 

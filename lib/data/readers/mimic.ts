@@ -12,9 +12,9 @@ import * as path from 'path';
 import { readCsvRecords } from '../csv';
 import { applyUncertain, canonicalSplit, parseLabelCell } from '../labels';
 import { parseTextReport, selectText } from '../../text/reports';
-import { findDataFile } from '../textio';
-import { xtError } from '../../native';
-import type { BadLog } from '../bad';
+import { findDataFile } from '../text-files';
+import { xtError } from '../../errors';
+import type { BadLog } from '../skip-log';
 import type { LabelValue, ReaderOptions, StudyRecord } from '../types';
 import { isDir, readTextFiles, splitFilter, viewFilter } from './common';
 

@@ -11,9 +11,9 @@ import * as path from 'path';
 import { readCsvRecords } from '../csv';
 import { NIH_LABELS } from '../labels';
 import { hashSplit } from '../splits';
-import { findDataFile, readLines } from '../textio';
-import { xtError } from '../../native';
-import type { BadLog } from '../bad';
+import { findDataFile, readLines } from '../text-files';
+import { xtError } from '../../errors';
+import type { BadLog } from '../skip-log';
 import type { LabelValue, ReaderOptions, StudyRecord } from '../types';
 import { isDir, splitFilter, viewFilter } from './common';
 

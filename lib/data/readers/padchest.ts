@@ -10,8 +10,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { readCsvRecords } from '../csv';
 import { hashSplit } from '../splits';
-import { xtError } from '../../native';
-import type { BadLog } from '../bad';
+import { xtError } from '../../errors';
+import type { BadLog } from '../skip-log';
 import type { LabelValue, ReaderOptions, StudyRecord } from '../types';
 import { isFile, splitFilter, viewFilter } from './common';
 

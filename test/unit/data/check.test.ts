@@ -5,7 +5,7 @@ import * as path from 'path';
 import { promisify } from 'util';
 import { checkDataset } from '../../../lib/data/check';
 import { repoRoot } from '../../helpers/shared';
-import { fix, rmScratch, scratchCopy } from './fixtures';
+import { fix, rmScratch, scratchCopy } from '../../helpers/data-fixtures';
 
 const run = promisify(execFile);
 const cli = path.join(repoRoot, 'bin', 'xray-torch.js');

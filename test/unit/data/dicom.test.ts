@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { decodeDicom, isDicomBuffer } from '../../../lib/data/dicom';
 import { decodeGrey, decodeGreyBuffer, setImageBackend } from '../../../lib/data/images';
 import { requireShared } from '../../helpers/shared';
-import { writeDicom } from './dicom-writer';
+import { writeDicom } from '../../helpers/dicom-writer';
 
 const isCode = (code: string, re: RegExp) => (e: Error & { code?: string }) => e.code === code && re.test(e.message);
 

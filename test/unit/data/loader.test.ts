@@ -5,7 +5,7 @@ import { openDataset } from '../../../lib/data/readers/index';
 import { permutation } from '../../../lib/data/rng';
 import { xtError } from '../../../lib/native';
 import type { StudyRecord } from '../../../lib/data/types';
-import { fix } from './fixtures';
+import { fix } from '../../helpers/data-fixtures';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

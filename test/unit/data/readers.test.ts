@@ -10,7 +10,7 @@ import { CHEXPERT_LABELS, NIH_LABELS } from '../../../lib/data/labels';
 import { decodeGrey } from '../../../lib/data/images';
 import { hashSplit } from '../../../lib/data/splits';
 import type { StudyRecord } from '../../../lib/data/types';
-import { fix, rmScratch, scratchCopy } from './fixtures';
+import { fix, rmScratch, scratchCopy } from '../../helpers/data-fixtures';
 
 const byId = (rs: StudyRecord[]) => Object.fromEntries(rs.map((r) => [r.id, r]));
 const positives = (r: StudyRecord) =>

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { scoreFiles, readTable } from '../../../lib/eval/score';
-import { IdMatcher, normalizeId } from '../../../lib/eval/ids';
+import { IdMatcher, normalizeId } from '../../../lib/eval/study-ids';
 import { auroc } from '../../../lib/eval/metrics';
 import { requireShared } from '../../helpers/shared';
 

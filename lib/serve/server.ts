@@ -15,12 +15,12 @@
  */
 import * as http from 'http';
 import type { AddressInfo } from 'net';
-import { isXtError } from '../native';
-import { resolveLabels, type LabelSpec } from './labelsets';
+import { isXtError } from '../errors';
+import { resolveLabels, type LabelSpec } from '../eval/labelsets';
 import { multipartBoundary, parseMultipart } from './multipart';
-import { embedTexts, preprocessImage, zeroShotClassifier, type InferenceModel } from './inference';
-import type { PromptFile, PromptTemplates } from './prompts';
-import type { ZeroShotClassifier, ZeroShotMode } from './zeroshot';
+import { embedTexts, preprocessImage, zeroShotClassifier, type InferenceModel } from '../eval/inference';
+import type { PromptFile, PromptTemplates } from '../eval/prompts';
+import type { ZeroShotClassifier, ZeroShotMode } from '../eval/zeroshot';
 
 export interface ServeOptions {
   model: InferenceModel;

@@ -15,7 +15,7 @@ import { spawn, ChildProcess } from 'child_process';
 import * as net from 'net';
 import * as os from 'os';
 import * as readline from 'readline';
-import { xtError } from '../native';
+import { xtError } from '../errors';
 
 export interface LaunchOptions {
   /** Number of worker processes (>= 1). */

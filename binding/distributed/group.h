@@ -1,4 +1,4 @@
-// Internal to binding/dist/: the live process group behind dist.h's free functions.
+// Internal to binding/distributed/: the live process group behind dist.h's free functions.
 #pragma once
 #include <torch/torch.h>
 #include <torch/version.h>
@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "dist/dist.h"
+#include "distributed/dist.h"
 
 #if TORCH_VERSION_MAJOR >= 2
 #include <torch/csrc/distributed/c10d/Backend.hpp>

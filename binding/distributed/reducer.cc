@@ -9,8 +9,8 @@
 #include <mutex>
 
 #include "core/errors.h"
-#include "dist/dist.h"
-#include "dist/group.h"
+#include "distributed/dist.h"
+#include "distributed/group.h"
 
 namespace xt {
 namespace dist {

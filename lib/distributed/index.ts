@@ -3,7 +3,8 @@
  * (`--nproc`), and joining the c10d process group from TypeScript. The data-parallel step itself
  * (all-gather with grad, gradient reducer) is native: binding/dist/dist.h.
  */
-import { native, xtError } from '../native';
+import { native } from '../native';
+import { xtError } from '../errors';
 import type { DistBackend, DistInfo, DistNative } from '../native';
 import { readDistEnv, DistEnv } from './env';
 import { watchLauncher } from './launcher';

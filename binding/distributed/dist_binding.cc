@@ -14,7 +14,7 @@
 #include "core/errors.h"
 #include "core/registry.h"
 #include "core/tensor_io.h"
-#include "dist/dist.h"
+#include "distributed/dist.h"
 
 namespace xt {
 namespace {

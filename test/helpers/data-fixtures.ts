@@ -2,7 +2,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { repoRoot } from '../../helpers/shared';
+import { repoRoot } from './shared';
 
 export const FIX = path.join(repoRoot, 'test', 'fixtures', 'data');
 export const fix = (...p: string[]) => path.join(FIX, ...p);

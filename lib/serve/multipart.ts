@@ -2,7 +2,7 @@
  * A small multipart/form-data parser over an already size-limited body (RFC 7578): parts with their
  * Content-Disposition name / filename and Content-Type. Malformed bodies raise XT_INVALID.
  */
-import { xtError } from '../native';
+import { xtError } from '../errors';
 
 export interface Part {
   name?: string;

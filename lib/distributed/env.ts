@@ -11,7 +11,7 @@
  * torchrun-style variables win over Slurm's when both are present (e.g. torchrun inside srun).
  * Inconsistent values raise XT_INVALID naming the variable.
  */
-import { xtError } from '../native';
+import { xtError } from '../errors';
 
 export type DistSource = 'single' | 'torchrun' | 'kubeflow' | 'slurm';
 

@@ -1,9 +1,9 @@
 import { strict as assert } from 'assert';
 import * as http from 'http';
 import sharp from 'sharp';
-import { createServer, Limiter, type XrayServer } from '../../../lib/eval/serve';
+import { createServer, Limiter, type XrayServer } from '../../../lib/serve/server';
 import { classify, type InferenceModel } from '../../../lib/eval/inference';
-import { parseMultipart } from '../../../lib/eval/multipart';
+import { parseMultipart } from '../../../lib/serve/multipart';
 
 /**
  * A fake model (D = 4) on real decoded images: the image embedding is built from the mean of each channel half,

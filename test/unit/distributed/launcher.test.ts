@@ -3,7 +3,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { PassThrough } from 'stream';
-import { launch, extractNproc, freePort } from '../../../lib/dist/launcher';
+import { launch, extractNproc, freePort } from '../../../lib/distributed/launcher';
 
 function sink(): { stream: PassThrough; text: () => string } {
   const stream = new PassThrough();
@@ -92,7 +92,7 @@ describe('dist launcher (--nproc)', function () {
   });
 
   it('workers stop by themselves when the launcher is SIGKILLed (watchLauncher)', async () => {
-    const lib = JSON.stringify(path.resolve(__dirname, '../../../lib/dist/launcher.js'));
+    const lib = JSON.stringify(path.resolve(__dirname, '../../../lib/distributed/launcher.js'));
     const worker = `require(${lib}).watchLauncher(process.env, 100);console.log('pid '+process.pid);setInterval(()=>{},1000)`;
     const launcher = `require(${lib}).launch({nproc:2,args:['-e',${JSON.stringify(worker)}]})`;
     const env = { ...process.env };
@@ -133,7 +133,7 @@ describe('dist launcher (--nproc)', function () {
   });
 
   it('a Ctrl-C (SIGINT to the launcher\'s process group) reaches each worker exactly once; exit 130', async () => {
-    const lib = JSON.stringify(path.resolve(__dirname, '../../../lib/dist/launcher.js'));
+    const lib = JSON.stringify(path.resolve(__dirname, '../../../lib/distributed/launcher.js'));
     const worker = "let n=0;process.on('SIGINT',()=>{if(!n++)setTimeout(()=>{console.log('got '+n);process.exit(0)},500)});" +
       "const pg=require('fs').readFileSync('/proc/self/stat','utf8').replace(/^.*\\) /,'').split(' ')[2];" +
       "console.log('ready pgrp '+pg);setInterval(()=>{},1000)";

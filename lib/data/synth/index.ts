@@ -8,14 +8,14 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { encodeGreyPng } from './png';
-import { hashString } from './rng';
-import { caseLabels, sampleCase, SYNTH_LABELS } from './synth/case';
-import { drawCase } from './synth/draw';
-import { writeReport } from './synth/report';
-import { xtError } from '../native';
+import { encodeGreyPng } from '../png';
+import { hashString } from '../rng';
+import { caseLabels, sampleCase, SYNTH_LABELS } from './case';
+import { drawCase } from './draw';
+import { writeReport } from './report';
+import { xtError } from '../../errors';
 
-export { SYNTH_LABELS, SYNTH_FINDINGS } from './synth/case';
+export { SYNTH_LABELS, SYNTH_FINDINGS } from './case';
 
 export interface SynthOptions {
   out: string;

@@ -1,6 +1,6 @@
 import { strict as assert } from 'assert';
-import { readDistEnv, parseHostList, parseTasksPerNode, describeDistEnv, DEFAULT_MASTER_PORT } from '../../../lib/dist/env';
-import { parseDistBackend, distTimeoutSec } from '../../../lib/dist';
+import { readDistEnv, parseHostList, parseTasksPerNode, describeDistEnv, DEFAULT_MASTER_PORT } from '../../../lib/distributed/env';
+import { parseDistBackend, distTimeoutSec } from '../../../lib/distributed';
 
 function invalid(re: RegExp) {
   return (e: Error & { code?: string }) => {

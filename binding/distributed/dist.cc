@@ -1,5 +1,5 @@
 // The process group, rendezvous and collectives of dist.h (GradientReducer is in reducer.cc).
-#include "dist/dist.h"
+#include "distributed/dist.h"
 
 #include <torch/version.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
@@ -27,7 +27,7 @@
 #include <thread>
 
 #include "core/errors.h"
-#include "dist/group.h"
+#include "distributed/group.h"
 
 namespace xt {
 namespace dist {

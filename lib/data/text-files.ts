@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import type { Readable } from 'stream';
-import { xtError } from '../native';
+import { xtError } from '../errors';
 
 /** `dir/name` or `dir/name.gz`, whichever exists (plain first); undefined when neither does. */
 export function findDataFile(dir: string, name: string): string | undefined {

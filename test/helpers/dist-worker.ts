@@ -1,13 +1,13 @@
 /**
  * A distributed worker for test/native/dist.test.ts, started the way `xray-torch train` is:
- *   node dist/test/native/dist-worker.js --nproc 2 <mode>
+ *   node dist/test/helpers/dist-worker.js --nproc 2 <mode>
  * acts as the launcher (maybeLaunch) and re-runs itself without --nproc as 2 workers, which read
  * torchrun's variables, join the Gloo group and run <mode>. Each worker prints one line
  * `RESULT <json>` (the launcher prefixes it with `[rank r]`).
  * Modes: step | reducer | die (rank 1 SIGKILLs itself) | exit3 (rank 1 exits 3) | peergone | hang.
  */
-import { maybeLaunch } from '../../lib/dist/launcher';
-import { initDistributed, distNative } from '../../lib/dist';
+import { maybeLaunch } from '../../lib/distributed/launcher';
+import { initDistributed, distNative } from '../../lib/distributed';
 import {
   STEP, stepBatch, rowsOf, REDUCER_SHAPES, reducerCoeffs, reducerUnused, REDUCER_BUCKETS,
 } from './dist-data';
