@@ -3,6 +3,7 @@
  * studies, images, reports, labels per class and splits, and list what is missing or bad.
  */
 import { BadLog } from './skip-log';
+import { canonicalSplit } from './labels';
 import { decodeGrey } from './images';
 import { loadReport } from './readers/mimic';
 import { openDataset, type DatasetFormat, type OpenOptions } from './readers/index';
@@ -25,7 +26,7 @@ export interface CheckReport {
   /** Studies with non-empty report text. */
   reports: number;
   labels: Record<string, LabelCounts>;
-  /** Studies per split. */
+  /** Studies per split, by the dataset's own split names (MIMIC: `validate`). */
   splits: Record<string, number>;
   bad: { count: number; byReason: Record<string, number>; examples: BadExample[] };
   seconds: number;
@@ -56,7 +57,8 @@ export async function checkDataset(format: DatasetFormat | 'auto', root: string,
   const splits: Record<string, number> = {};
   let reports = 0;
   for (const r of ds.records) {
-    splits[r.split] = (splits[r.split] ?? 0) + 1;
+    const own = r.datasetSplit ?? r.split;
+    splits[own] = (splits[own] ?? 0) + 1;
     for (const n of ds.labelNames) {
       const v = r.labels[n];
       const c = labels[n];
@@ -122,7 +124,9 @@ export function formatCheckReport(r: CheckReport): string {
   const lines: string[] = [];
   lines.push(`${r.format} dataset at ${r.root}`);
   lines.push(`  studies ${r.studies}, images decoded ${r.images}, reports ${r.reports}`);
-  lines.push(`  splits: ${Object.entries(r.splits).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`);
+  // the dataset's own names; an alias says which canonical name split options also accept for it
+  const split = ([k, v]: [string, number]) => (canonicalSplit(k) === k ? `${k} ${v}` : `${k} ${v} (= ${canonicalSplit(k)})`);
+  lines.push(`  splits: ${Object.entries(r.splits).map(split).join(', ') || 'none'}`);
   const names = Object.keys(r.labels);
   if (names.length) {
     const w = Math.max(5, ...names.map((n) => n.length));

@@ -82,11 +82,23 @@ export function applyUncertain(v: LabelValue, policy: UncertainPolicy = 'keep'):
 
 export const UNCERTAIN_POLICIES: UncertainPolicy[] = ['keep', 'ignore', 'zero', 'one'];
 
-/** Canonical split names: `validate`, `val`, `validation`, `dev` become `valid`. */
+/**
+ * Canonical split names: `validate`, `val`, `validation`, `dev` become `valid`; `training`/`testing`
+ * become `train`/`test`. Records keep both: `split` (canonical: what `--split`, `--val-split` and
+ * train's validation split match) and `datasetSplit` (the dataset's own spelling, what `data check`
+ * prints) where the two differ.
+ */
 export function canonicalSplit(s: string): string {
   const t = s.trim().toLowerCase();
   if (t === 'validate' || t === 'val' || t === 'validation' || t === 'dev') return 'valid';
   if (t === 'training') return 'train';
   if (t === 'testing') return 'test';
   return t;
+}
+
+/** A record's split fields from the dataset's own name: `{ split: 'valid', datasetSplit: 'validate' }`. */
+export function splitFields(own: string): { split: string; datasetSplit?: string } {
+  const t = own.trim();
+  const split = canonicalSplit(t);
+  return split === t ? { split } : { split, datasetSplit: t };
 }

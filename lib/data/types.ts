@@ -6,7 +6,7 @@ export type LabelValue = 1 | 0 | -1 | null;
 /** What to do with uncertain (-1) labels: keep them as -1, mask them (null), or map to 0 or 1. */
 export type UncertainPolicy = 'keep' | 'ignore' | 'zero' | 'one';
 
-/** Canonical split names: `validate`/`val`/`validation` become `valid`. */
+/** Canonical split names: `validate`/`val`/`validation` become `valid` (see `canonicalSplit`). */
 export type SplitName = 'train' | 'valid' | 'test' | string;
 
 export interface StudyRecord {
@@ -21,7 +21,10 @@ export interface StudyRecord {
   /** Where the report is read from when `report` was not loaded up front (MIMIC with `lazyReports`). */
   reportPath?: string;
   labels: Record<string, LabelValue>;
+  /** The canonical split (`valid` for MIMIC's `validate`): what split options match. */
   split: SplitName;
+  /** The split as the dataset itself names it, where that differs from `split` (MIMIC: `validate`). */
+  datasetSplit?: string;
   /** View of the first image (PA, AP, LATERAL, …) where known. */
   view?: string;
   /** View of each image, parallel to `images`, where known. */

@@ -1,5 +1,6 @@
 /** Small helpers shared by the dataset readers. */
 import * as fs from 'fs';
+import { canonicalSplit } from '../labels';
 import type { BadLog } from '../skip-log';
 import type { ReaderOptions, StudyRecord } from '../types';
 
@@ -17,10 +18,11 @@ export function viewFilter(views?: string[]): ((v: string | undefined) => boolea
   return (v) => v !== undefined && keep.has(v.trim().toUpperCase());
 }
 
+/** Canonical split names to keep (`validate` and `valid` name the same split), or undefined for all. */
 export function splitFilter(splits?: string[]): ((s: string) => boolean) | undefined {
   if (!splits || !splits.length) return undefined;
-  const keep = new Set(splits);
-  return (s) => keep.has(s);
+  const keep = new Set(splits.map(canonicalSplit));
+  return (s) => keep.has(canonicalSplit(s));
 }
 
 /** Read many small text files with bounded concurrency; a missing/unreadable file yields undefined. */

@@ -7,7 +7,7 @@
  */
 import * as path from 'path';
 import { readCsvHeader, readCsvRecords } from '../csv';
-import { applyUncertain, canonicalSplit, parseLabelCell } from '../labels';
+import { applyUncertain, parseLabelCell, splitFields } from '../labels';
 import { readLines } from '../text-files';
 import { xtError } from '../../errors';
 import type { BadLog } from '../skip-log';
@@ -66,8 +66,7 @@ function toRecord(raw: RawRow, base: string, fallbackId: string, opts: ReaderOpt
   }
   if (raw.report !== undefined && raw.report !== null && typeof raw.report !== 'string') return 'invalid field: "report" must be a string';
   const id = raw.id === undefined || raw.id === null || raw.id === '' ? fallbackId : String(raw.id);
-  const split = typeof raw.split === 'string' && raw.split.trim() ? canonicalSplit(raw.split) : 'train';
-  const rec: StudyRecord = { id, images, labels, split };
+  const rec: StudyRecord = { id, images, labels, ...(typeof raw.split === 'string' && raw.split.trim() ? splitFields(raw.split) : { split: 'train' }) };
   const report = typeof raw.report === 'string' ? raw.report.trim() : '';
   if (report) rec.report = report;
   if (raw.sections && typeof raw.sections === 'object' && !Array.isArray(raw.sections)) {

@@ -10,7 +10,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { readCsvRecords } from '../csv';
-import { applyUncertain, canonicalSplit, parseLabelCell } from '../labels';
+import { applyUncertain, parseLabelCell, splitFields } from '../labels';
 import { parseTextReport, selectText } from '../../text/reports';
 import { findDataFile } from '../text-files';
 import { xtError } from '../../errors';
@@ -43,6 +43,7 @@ interface StudyAcc {
   subject: string;
   study: string;
   split: string;
+  datasetSplit?: string;
   dicoms: string[];
 }
 
@@ -64,7 +65,7 @@ export async function* readMimic(root: string, opts: MimicOptions, bad: BadLog):
     }
     let acc = studies.get(study_id);
     if (!acc) {
-      acc = { subject: subject_id, study: study_id, split: canonicalSplit(split), dicoms: [] };
+      acc = { subject: subject_id, study: study_id, ...splitFields(split), dicoms: [] };
       studies.set(study_id, acc);
     }
     acc.dicoms.push(dicom_id);
@@ -137,6 +138,7 @@ export async function* readMimic(root: string, opts: MimicOptions, bad: BadLog):
       images: dicoms.map((d) => path.resolve(root, dir, `${d}.jpg`)),
       labels: lab,
       split: acc.split,
+      ...(acc.datasetSplit ? { datasetSplit: acc.datasetSplit } : {}),
       reportPath: path.resolve(reportsFiles, path.relative('files', dir) + '.txt'),
     };
     if (views.size) {

@@ -3,7 +3,7 @@ import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { promisify } from 'util';
-import { checkDataset } from '../../../lib/data/check';
+import { checkDataset, formatCheckReport } from '../../../lib/data/check';
 import { repoRoot } from '../../helpers/shared';
 import { fix, rmScratch, scratchCopy } from '../../helpers/data-fixtures';
 
@@ -13,7 +13,8 @@ const cli = path.join(repoRoot, 'bin', 'xray-torch.js');
 describe('data check', () => {
   it('counts studies, decoded images, reports, splits and labels for every format', async () => {
     const cases: [string, string, Record<string, unknown>, number, number, number, Record<string, number>][] = [
-      ['mimic', fix('mimic'), { reports: fix('mimic', 'reports') }, 4, 6, 3, { train: 2, valid: 1, test: 1 }],
+      // the dataset's own split names: MIMIC's split file says `validate` (issue 15, defect 6)
+      ['mimic', fix('mimic'), { reports: fix('mimic', 'reports') }, 4, 6, 3, { train: 2, validate: 1, test: 1 }],
       ['chexpert', fix('chexpert', 'CheXpert-v1.0-small'), {}, 7, 9, 0, { train: 3, valid: 1, test: 3 }],
       ['nih', fix('nih'), {}, 6, 6, 0, { train: 4, test: 2 }],
       ['padchest', fix('padchest'), {}, 3, 4, 3, {}],
@@ -33,6 +34,7 @@ describe('data check', () => {
     }
     const m = await checkDataset('mimic', fix('mimic'));
     assert.deepEqual(m.labels.Edema, { positive: 0, negative: 0, uncertain: 1, missing: 3 });
+    assert.match(formatCheckReport(m), /^ {2}splits: train 2, validate 1 \(= valid\), test 1$/m);
     const n = await checkDataset('nih', fix('nih'));
     assert.deepEqual(n.labels.Cardiomegaly, { positive: 2, negative: 4, uncertain: 0, missing: 0 });
   });

@@ -56,6 +56,11 @@ describe('data/readers', () => {
         ds.records.map((x) => x.split),
         ['train', 'train', 'valid', 'test'],
       );
+      // the split file's own name is kept beside the canonical one (issue 15, defect 6)
+      assert.deepEqual(
+        ds.records.map((x) => x.datasetSplit),
+        [undefined, undefined, 'validate', undefined],
+      );
       // 14 CheXpert-labeler columns, matched by name (MIMIC orders them alphabetically)
       assert.deepEqual([...ds.labelNames].sort(), [...CHEXPERT_LABELS].sort());
       const l = r.s53189527.labels;
@@ -89,6 +94,16 @@ describe('data/readers', () => {
         assert.ok(r.reportPath);
         assert.equal(await loadReport(r), eager[r.id].report);
       }
+    });
+
+    it("selects MIMIC's validation studies by its own split name and by the canonical one", async () => {
+      // train's validation split defaults to `valid`; `eval --split validate` names MIMIC's own split
+      for (const name of ['validate', 'valid', 'VAL']) {
+        const ds = await openDataset('mimic', fix('mimic'), { splits: [name] });
+        assert.deepEqual(ds.records.map((x) => [x.id, x.split, x.datasetSplit]), [['s57375967', 'valid', 'validate']], name);
+      }
+      const m = await openDataset('manifest', fix('manifest'), { splits: ['validate'] });
+      assert.deepEqual(m.records.map((x) => [x.id, x.split, x.datasetSplit]), [['b', 'valid', undefined]]);
     });
 
     it('filters views (metadata ViewPosition), applies the uncertain policy, and reads negbio labels', async () => {
