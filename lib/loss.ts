@@ -95,19 +95,8 @@ export async function contrastiveLoss<T extends Float32Array | Float64Array>(
   return { loss: r.loss, gradImage: r.gradImage as T, gradText: r.gradText as T, gradLogitScale: r.gradLogitScale };
 }
 
-/** Group ids from texts: equal strings (after `normalise`, default trim + lower-case + collapsed spaces) share an id. */
-export function groupIdsFromTexts(texts: readonly string[], normalise?: (s: string) => string): Int32Array {
-  const norm = normalise ?? ((s: string) => s.trim().toLowerCase().replace(/\s+/g, ' '));
-  const ids = new Map<string, number>();
-  const out = new Int32Array(texts.length);
-  texts.forEach((t, i) => {
-    const k = norm(t);
-    let id = ids.get(k);
-    if (id === undefined) {
-      id = ids.size;
-      ids.set(k, id);
-    }
-    out[i] = id;
-  });
-  return out;
-}
+/**
+ * Group ids from texts for `opts.groups`: texts equal after `normalizeForGrouping` (lib/text/sampling.ts,
+ * the rule the trainer's sampler uses too), or after the `normalise` given, share an id.
+ */
+export { assignGroupIds as groupIdsFromTexts } from './text/sampling';

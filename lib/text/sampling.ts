@@ -121,24 +121,28 @@ export function sampleSentences(sentences: readonly string[], opts: DrawOptions)
   return { text: picked.map((i) => sentences[i]).join(' '), indices: picked, full: false };
 }
 
-/** Text normalised for grouping: CLIP's normalisation, trailing punctuation dropped. */
+/**
+ * Text normalised for grouping, the one rule for which texts are "the same" (the multi-positive loss,
+ * `assignGroupIds`, lib/loss.ts `groupIdsFromTexts`): CLIP's normalisation (ftfy subset, HTML
+ * entities, white space collapsed, lower case), trailing white space and punctuation dropped.
+ */
 export function normalizeForGrouping(text: string): string {
   return clipNormalize(text).replace(/[\s.!?;:,]+$/u, '');
 }
 
 /**
- * Group ids for a batch: texts equal after `normalizeForGrouping` get the same id; ids are 0, 1, …
- * in order of first appearance.
+ * Group ids for a batch: texts equal after `key` (default `normalizeForGrouping`) get the same id;
+ * ids are 0, 1, … in order of first appearance.
  */
-export function assignGroupIds(texts: readonly string[]): Int32Array {
+export function assignGroupIds(texts: readonly string[], key: (text: string) => string = normalizeForGrouping): Int32Array {
   const ids = new Int32Array(texts.length);
   const seen = new Map<string, number>();
   texts.forEach((t, i) => {
-    const key = normalizeForGrouping(t);
-    let g = seen.get(key);
+    const k = key(t);
+    let g = seen.get(k);
     if (g === undefined) {
       g = seen.size;
-      seen.set(key, g);
+      seen.set(k, g);
     }
     ids[i] = g;
   });

@@ -1,5 +1,6 @@
 import { strict as assert } from 'assert';
 import { isXtError } from '../../../lib/native';
+import { groupIdsFromTexts } from '../../../lib/loss';
 import { parseOpenIXml } from '../../../lib/text/reports';
 import {
   assignGroupIds,
@@ -80,6 +81,32 @@ describe('text: sentence sampling', () => {
       [0, 1, 0, 0, 1, 2],
     );
     assert.deepEqual(Array.from(assignGroupIds([])), []);
+  });
+
+  it("one group-id rule: the loss's groupIdsFromTexts and the sampler's assignGroupIds agree on tricky texts", () => {
+    // case, runs of (and non-ASCII) white space, trailing punctuation, HTML entities, a non-ASCII dash
+    const texts = [
+      'No pneumothorax.',
+      'NO PNEUMOTHORAX',
+      '  no\tpneumothorax ;  ',
+      'No\u00a0pneumothorax!',
+      'No pneumothorax?.',
+      'Heart &amp; lungs normal.',
+      'heart & lungs normal',
+      'Heart and lungs normal.',
+      'No effusion \u2013 stable.',
+      'NO EFFUSION \u2013  STABLE',
+      'No. pneumothorax',
+      '...',
+      '',
+    ];
+    const want = [0, 0, 0, 0, 0, 1, 1, 2, 3, 3, 4, 5, 5];
+    assert.deepEqual(Array.from(assignGroupIds(texts)), want);
+    assert.deepEqual(Array.from(groupIdsFromTexts(texts)), want);
+    // a caller's own rule still applies through either entry point
+    const exact = (t: string) => t;
+    assert.deepEqual(Array.from(groupIdsFromTexts(['a', 'A', 'a'], exact)), [0, 1, 0]);
+    assert.deepEqual(Array.from(assignGroupIds(['a', 'A', 'a'], exact)), [0, 1, 0]);
   });
 
   it('SentenceSampler: sections, prepared reports, batches with group ids', () => {
