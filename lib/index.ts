@@ -12,7 +12,12 @@ export type {
   ClipConfig, ClipDtype, ClipSaveLayout, WeightsInfo, LoadModelOptions, CreateModelOptions, SaveModelOptions,
   Embeddings as ClipEmbeddings,
 } from './model/clip';
-export { convertWeights } from './cli/convert';
+export { adaptClip, loadInferenceModel } from './eval/model';
+export type { ClipInferenceModel, ClipLike, LoadOptions as LoadInferenceModelOptions } from './eval/model';
+export { train } from './train/trainer';
+export type { TrainOptions, TrainHandle, TrainSummary, StepEvent, EpochEvent } from './train/trainer';
+export { convertWeights } from './model/convert';
+export type { ConvertResult } from './model/convert';
 export { contrastiveLoss, groupIdsFromTexts } from './loss';
 export type { ContrastiveLossOptions, ContrastiveLossResult } from './loss';
 export type { LossImpl, LossDevice, LossComputeDtype, LossBenchResult } from './native';

@@ -16,7 +16,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { native } from '../../lib/native';
 import { ClipModel, loadModel } from '../../lib/model/clip';
-import { convertWeights } from '../../lib/cli/convert';
+import { convertWeights } from '../../lib/model/convert';
 import { main as cliMain } from '../../lib/cli/main';
 import { repoRoot, requireShared } from '../helpers/shared';
 import {
