@@ -20,6 +20,7 @@ import * as zlib from 'zlib';
 import { xtError } from '../errors';
 import { pairSlot, PairTable, TokenCache } from './bpe-tables';
 import { basicCleanUnstripped, needsFix, PY_SPACE_CLASS } from './normalize';
+import { TextTokenizer } from './text-tokenizer';
 
 export const START_OF_TEXT = '<|startoftext|>';
 export const END_OF_TEXT = '<|endoftext|>';
@@ -194,7 +195,7 @@ export interface ClipTokenizerSource {
 }
 
 /** CLIP BPE tokenizer (see the file comment). Construct with `fromFile` or `fromVocab`. */
-export class ClipTokenizer {
+export class ClipTokenizer implements TextTokenizer {
   /** Id of `<|startoftext|>` (49406 for OpenAI's vocabulary). */
   readonly startId: number;
   /** Id of `<|endoftext|>` (49407 for OpenAI's vocabulary). */

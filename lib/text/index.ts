@@ -47,3 +47,16 @@ export type {
   DrawOptions,
   ExampleId,
 } from './sampling';
+export type { TextTokenizer } from './text-tokenizer';
+export {
+  WordPieceTokenizer,
+  findWordPieceTokenizer,
+  findWordPieceFile,
+  readVocabTxt,
+  readWordPieceJson,
+  readTokenizerConfig,
+  bertNormalize,
+  bertPreTokenize,
+  WORDPIECE_FILES,
+} from './wordpiece';
+export type { WordPieceOptions, WordPieceSource, AddedTokenSpec, BertNormalizerOptions } from './wordpiece';
