@@ -151,6 +151,13 @@ function splitAdded(text: string, m: Matcher | undefined, out: Piece[]): void {
   if (startOffset < text.length) out.push(text.slice(startOffset));
 }
 
+/** HF's default: special tokens match the raw text, other added tokens the normalised text. */
+function isNormalized(t: AddedTokenSpec): boolean {
+  return t.normalized ?? !t.special;
+}
+
+const LONE_SURROGATE_RE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
 function lastCodePoint(s: string, end: number): string {
   const c = s.charCodeAt(end - 1);
   if (c >= 0xdc00 && c <= 0xdfff && end >= 2) {
@@ -328,8 +335,13 @@ export class WordPieceTokenizer implements TextTokenizer {
     this.vocabSize = maxId + 1;
     this.decoder = new Array<string>(this.vocabSize);
     for (const [tok, id] of this.vocab) this.decoder[id] = tok;
-    for (const t of added) if (this.decoder[t.id] === undefined) this.decoder[t.id] = t.content;
     this.maxTokenLength = maxLen;
+
+    this.lowercase = src.lowercase ?? true;
+    this.stripAccents = src.stripAccents ?? this.lowercase;
+    this.cleanText = src.cleanText ?? true;
+    this.handleChineseChars = src.handleChineseChars ?? true;
+    this.norm = { cleanText: this.cleanText, handleChineseChars: this.handleChineseChars, stripAccents: this.stripAccents, lowercase: this.lowercase };
 
     const names = {
       unk: src.unkToken ?? '[UNK]',
@@ -356,13 +368,10 @@ export class WordPieceTokenizer implements TextTokenizer {
       if (id !== undefined && !added.some((a) => a.content === s)) added.push({ content: s, id, special: true, normalized: false });
     }
     this.addedTokens = added;
+    // HF's id → token gives a normalised added token's normalised content (what decode writes).
+    for (const t of added) if (this.decoder[t.id] === undefined) this.decoder[t.id] = isNormalized(t) ? bertNormalize(t.content, this.norm) : t.content;
     this.specialIds = new Set(added.filter((a) => a.special).map((a) => a.id));
 
-    this.lowercase = src.lowercase ?? true;
-    this.stripAccents = src.stripAccents ?? this.lowercase;
-    this.cleanText = src.cleanText ?? true;
-    this.handleChineseChars = src.handleChineseChars ?? true;
-    this.norm = { cleanText: this.cleanText, handleChineseChars: this.handleChineseChars, stripAccents: this.stripAccents, lowercase: this.lowercase };
     this.continuingSubwordPrefix = src.continuingSubwordPrefix ?? '##';
     this.maxInputCharsPerWord = src.maxInputCharsPerWord ?? 100;
     if (!Number.isInteger(this.maxInputCharsPerWord) || this.maxInputCharsPerWord < 0) {
@@ -370,11 +379,8 @@ export class WordPieceTokenizer implements TextTokenizer {
     }
     this.modelMaxLength = src.modelMaxLength;
     this.decodeCleanup = src.decodeCleanup ?? true;
-    this.rawMatcher = makeMatcher(added.filter((a) => a.normalized === false || (a.normalized === undefined && a.special)), (a) => a.content);
-    this.normMatcher = makeMatcher(
-      added.filter((a) => a.normalized === true || (a.normalized === undefined && !a.special)),
-      (a) => bertNormalize(a.content, this.norm),
-    );
+    this.rawMatcher = makeMatcher(added.filter((a) => !isNormalized(a)), (a) => a.content);
+    this.normMatcher = makeMatcher(added.filter(isNormalized), (a) => bertNormalize(a.content, this.norm));
   }
 
   /** Build from an in-memory vocabulary. */
@@ -495,6 +501,8 @@ export class WordPieceTokenizer implements TextTokenizer {
   }
 
   private encodeInto(text: string, out: number[]): void {
+    // What reaches HF's Rust code is UTF-8, where a lone surrogate has become U+FFFD.
+    if (NON_ASCII_RE.test(text)) text = text.replace(LONE_SURROGATE_RE, '\ufffd');
     if (!this.rawMatcher && !this.normMatcher) {
       this.encodePlain(bertNormalize(text, this.norm), out);
       return;
