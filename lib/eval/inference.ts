@@ -4,6 +4,7 @@
  * lib/data/images (grey → 3 channels, CLIP mean/std), encoded in batches. Prompt embeddings are cached per model.
  */
 import { xtError } from '../errors';
+import { l2NormalizeRows } from './l2';
 import { decodeGrey, decodeGreyBuffer, greyToCHW } from '../data/images';
 import { resolveLabels, type LabelSpec } from './labelsets';
 import { buildPrompts, type PromptFile, type PromptTemplates } from './prompts';
@@ -58,15 +59,7 @@ export interface EmbedOptions extends PreprocessImageOptions {
 }
 
 function normalizeRows(e: Embeddings): Embeddings {
-  const [n, d] = e.shape;
-  const out = new Float32Array(e.data.length);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let k = 0; k < d; k++) s += e.data[i * d + k] ** 2;
-    const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
-    for (let k = 0; k < d; k++) out[i * d + k] = e.data[i * d + k] * inv;
-  }
-  return { data: out, shape: [n, d] };
+  return { data: l2NormalizeRows(e.data, e.shape[1]), shape: e.shape };
 }
 
 function concatRows(parts: Embeddings[]): Embeddings {

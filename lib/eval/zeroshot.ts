@@ -11,6 +11,7 @@
  *   images are aggregated on the fly (mean or max of their images' probabilities).
  */
 import { xtError } from '../errors';
+import { l2NormalizeRows } from './l2';
 import type { LabelPrompts } from './prompts';
 import { uniquePromptTexts } from './prompts';
 
@@ -32,15 +33,7 @@ export interface ZeroShotEncoder {
 
 export type ZeroShotMode = 'paired' | 'cosine';
 
-function l2normalize(v: Float32Array): Float32Array {
-  let s = 0;
-  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
-  const n = Math.sqrt(s);
-  if (!(n > 0) || !Number.isFinite(n)) throw xtError('XT_INVALID', 'embedding has zero or non-finite norm');
-  const out = new Float32Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = v[i] / n;
-  return out;
-}
+const l2normalize = (v: Float32Array): Float32Array => l2NormalizeRows(v, v.length, 'throw');
 
 function checkEmbeddings(e: Embeddings, rows: number, what: string): number {
   if (!e || !(e.data instanceof Float32Array) || e.shape.length !== 2 || e.shape[0] !== rows ||

@@ -19,6 +19,7 @@ import { isXtError } from '../errors';
 import { resolveLabels, type LabelSpec } from '../eval/labelsets';
 import { multipartBoundary, parseMultipart } from './multipart';
 import { embedTexts, preprocessImage, zeroShotClassifier, type InferenceModel } from '../eval/inference';
+import { l2NormalizeRows } from '../eval/l2';
 import type { PromptFile, PromptTemplates } from '../eval/prompts';
 import type { ZeroShotClassifier, ZeroShotMode } from '../eval/zeroshot';
 
@@ -283,11 +284,7 @@ export function createServer(o: ServeOptions): XrayServer {
         return limiter.run(async () => {
           const px = await decode(input.image);
           const e = await model.encodeImages(px, [1, 3, S, S]);
-          const v = e.data.subarray(0, e.shape[1]);
-          let n = 0;
-          for (let k = 0; k < v.length; k++) n += v[k] * v[k];
-          const inv = n > 0 ? 1 / Math.sqrt(n) : 0;
-          return { embedding: Array.from(v, (x) => x * inv), dim: e.shape[1] };
+          return { embedding: Array.from(l2NormalizeRows(e.data.subarray(0, e.shape[1]))), dim: e.shape[1] };
         });
       },
     },
