@@ -15,6 +15,8 @@
 //
 // Write: our layout (safetensors + config metadata), OpenAI layout (safetensors with OpenAI
 // names), Hugging Face layout (folder with config.json + model.safetensors).
+//
+// Implemented per format in weights_*.cc (weights_internal.h lists which file does what).
 #pragma once
 #include <ATen/ATen.h>
 
