@@ -26,6 +26,7 @@ import { native } from '../lib/native';
 import { ClipModel } from '../lib/model/clip';
 import { contrastiveLoss } from '../lib/loss';
 import { resolveDevice } from '../lib/runtime/device';
+import { defaultSessionOptions } from '../lib/train/options';
 import { mulberry32 } from '../lib/eval/metrics';
 import { pseudoNormal } from './util';
 
@@ -145,9 +146,9 @@ async function main(): Promise<void> {
   a.setTf32(true);
   {
     const model = await ClipModel.create(PRESET, { seed: 2, device: DEV, imageSize: SIZE, contextLength: CTX });
-    const sess = new a.TrainSessionNative(model.native, {
+    const sess = new a.TrainSessionNative(model.native, defaultSessionOptions({
       lr: 5e-4, weightDecay: 0.2, positiveClip: 0.8, gradClip: 1.0, precision: CPU ? 'fp32' : 'bf16', syncEvery: 10,
-    });
+    }, { cuda: !CPU, scratch: true }));
     const px = pseudoNormal(BATCH * 3 * SIZE * SIZE, 31);
     const ids = tokens(BATCH, CTX, model.config.vocabSize, 32);
     const losses: number[] = [];

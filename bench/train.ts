@@ -159,6 +159,7 @@ interface TensorsChildCfg {
 async function childTensors(cfg: TensorsChildCfg): Promise<void> {
   const { native } = await import('../lib/native');
   const { ClipModel } = await import('../lib/model/clip');
+  const { defaultSessionOptions } = await import('../lib/train/options');
   const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n');
   try {
     const px = new Float32Array(fs.readFileSync(path.join(cfg.dir, 'pixels.f32')).buffer.slice(0));
@@ -167,9 +168,9 @@ async function childTensors(cfg: TensorsChildCfg): Promise<void> {
     const model = await ClipModel.create('ViT-B-32', { seed: 0, imageSize: SIZE, vocabSize: cfg.vocab, contextLength: CONTEXT });
     const weights = path.join(cfg.dir, 'init.safetensors');
     await model.save(weights, { layout: 'openai', dtype: 'float32' });
-    const session = new (native().TrainSessionNative)(model.native, {
+    const session = new (native().TrainSessionNative)(model.native, defaultSessionOptions({
       lr: LR, weightDecay: WEIGHT_DECAY, positiveClip: POSITIVE_CLIP, gradClip: GRAD_CLIP,
-    });
+    }));
     out({
       ready: true, load_s: (Date.now() - t0) / 1000, threads: native().runtimeInfo().intraOpThreads, weights,
       params: model.numParameters, trainable: session.numTrainable, ...rssSelf(),

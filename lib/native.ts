@@ -322,29 +322,32 @@ export interface LossNative {
 // ---------------------------------------------------------------------------------------------
 // Training (binding/train/train_session.cc)
 // ---------------------------------------------------------------------------------------------
+/** Every option of a native training session, fully resolved: the session has no defaults of its own (the
+ * table in lib/train/options.ts has them; `sessionOptions` / `defaultSessionOptions` fill these). A missing
+ * one is an XT_INVALID error naming it. */
 export interface TrainSessionOptions {
-  lr?: number;
-  weightDecay?: number;
-  beta1?: number;
-  beta2?: number;
-  eps?: number;
+  lr: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
   /** Positive-pair relaxation c in [-1, 1] (1 = plain CLIP). */
-  positiveClip?: number;
+  positiveClip: number;
   /** Use the `groups` given to step() as multi-positive targets. */
-  multiPositive?: boolean;
+  multiPositive: boolean;
   /** Max global gradient norm (0 = off). */
-  gradClip?: number;
+  gradClip: number;
   /** Micro-batches per step (gradient accumulation). */
-  accumSteps?: number;
-  lockImage?: boolean;
-  lockText?: boolean;
+  accumSteps: number;
+  lockImage: boolean;
+  lockText: boolean;
   /** Skip steps whose loss or gradients are not finite (else the step rejects with XT_NONFINITE). */
-  skipNonfinite?: boolean;
-  /** fp32 (CPU default), bf16 (autocast), fp16 (autocast + dynamic loss scaling; CUDA only). */
-  precision?: 'fp32' | 'bf16' | 'fp16';
-  /** Read the loss (and gradient norm, non-finite count) from the device every N steps only (default 1).
+  skipNonfinite: boolean;
+  /** fp32, bf16 (autocast), fp16 (autocast + dynamic loss scaling; CUDA only). */
+  precision: 'fp32' | 'bf16' | 'fp16';
+  /** Read the loss (and gradient norm, non-finite count) from the device every N steps only.
    * Steps in between return `synced: false` with NaN loss and gradient norm; fp16 always syncs. */
-  syncEvery?: number;
+  syncEvery: number;
 }
 
 export interface TrainStepResult {

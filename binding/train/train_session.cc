@@ -35,24 +35,88 @@ namespace {
 
 constexpr double kMaxLogitScale = 4.605170185988092;  // ln(100)
 
+// Every option is given by the caller, fully resolved: the defaults live in one table on the JS side
+// (lib/train/options.ts). The session only validates; a missing option is XT_INVALID naming it.
 struct Options {
-  double lr = 1e-4;
-  double weight_decay = 0.2;
-  double beta1 = 0.9;
-  double beta2 = 0.98;
-  double eps = 1e-6;
-  double positive_clip = 1.0;
-  bool multi_positive = false;
-  double grad_clip = 0;  // 0 = off
-  int accum_steps = 1;
-  bool lock_image = false;
-  bool lock_text = false;
-  bool skip_nonfinite = false;
-  std::string precision = "fp32";  // fp32 | bf16 | fp16 (autocast; fp16 with dynamic loss scaling)
+  double lr;
+  double weight_decay;
+  double beta1;
+  double beta2;
+  double eps;
+  double positive_clip;
+  bool multi_positive;
+  double grad_clip;  // 0 = off
+  int accum_steps;
+  bool lock_image;
+  bool lock_text;
+  bool skip_nonfinite;
+  std::string precision;  // fp32 | bf16 | fp16 (autocast; fp16 with dynamic loss scaling)
   // > 1: steps run without a device->host synchronisation; the loss, gradient norm and non-finite
   // count are read every sync_every steps (or when a step asks). fp16 always syncs (loss scaling).
-  int sync_every = 1;
+  int sync_every;
 };
+
+Napi::Value RequiredOption(const Napi::Object& o, const char* key, const char* want) {
+  Napi::Value v = o.Has(key) ? o.Get(key) : o.Env().Undefined();
+  XT_CHECK(!v.IsUndefined() && !v.IsNull(), kInvalid,
+           std::string("TrainSession options: '") + key + "' is required (" + want + ")");
+  return v;
+}
+
+double NumberOption(const Napi::Object& o, const char* key) {
+  Napi::Value v = RequiredOption(o, key, "a number");
+  XT_CHECK(v.IsNumber(), kInvalid, std::string("TrainSession options: '") + key + "' must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+int IntOption(const Napi::Object& o, const char* key, int lo, int hi) {
+  double d = NumberOption(o, key);
+  XT_CHECK(std::isfinite(d) && d == std::floor(d) && d >= lo && d <= hi, kInvalid,
+           std::string("train: ") + key + " must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return static_cast<int>(d);
+}
+
+bool BoolOption(const Napi::Object& o, const char* key) {
+  Napi::Value v = RequiredOption(o, key, "true or false");
+  XT_CHECK(v.IsBoolean(), kInvalid, std::string("TrainSession options: '") + key + "' must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+std::string StringOption(const Napi::Object& o, const char* key) {
+  Napi::Value v = RequiredOption(o, key, "a string");
+  XT_CHECK(v.IsString(), kInvalid, std::string("TrainSession options: '") + key + "' must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+// Read and validate every option (on a CUDA model or not: fp16 needs one).
+Options ParseOptions(const Napi::Object& o, bool cuda) {
+  Options op;
+  op.lr = NumberOption(o, "lr");
+  op.weight_decay = NumberOption(o, "weightDecay");
+  op.beta1 = NumberOption(o, "beta1");
+  op.beta2 = NumberOption(o, "beta2");
+  op.eps = NumberOption(o, "eps");
+  op.positive_clip = NumberOption(o, "positiveClip");
+  op.multi_positive = BoolOption(o, "multiPositive");
+  op.grad_clip = NumberOption(o, "gradClip");
+  op.accum_steps = IntOption(o, "accumSteps", 1, 1 << 20);
+  op.lock_image = BoolOption(o, "lockImage");
+  op.lock_text = BoolOption(o, "lockText");
+  op.skip_nonfinite = BoolOption(o, "skipNonfinite");
+  op.precision = StringOption(o, "precision");
+  op.sync_every = IntOption(o, "syncEvery", 1, 100000);
+  XT_CHECK(op.lr > 0 && std::isfinite(op.lr), kInvalid, "train: lr must be a positive number");
+  XT_CHECK(op.weight_decay >= 0 && std::isfinite(op.weight_decay), kInvalid, "train: weightDecay must be >= 0");
+  XT_CHECK(op.beta1 >= 0 && op.beta1 < 1 && op.beta2 >= 0 && op.beta2 < 1, kInvalid, "train: betas must be in [0, 1)");
+  XT_CHECK(op.eps > 0 && std::isfinite(op.eps), kInvalid, "train: eps must be a positive number");
+  XT_CHECK(op.positive_clip >= -1 && op.positive_clip <= 1, kInvalid, "train: positiveClip must be in [-1, 1]");
+  XT_CHECK(op.grad_clip >= 0 && std::isfinite(op.grad_clip), kInvalid, "train: gradClip must be >= 0 (0 = off)");
+  XT_CHECK(op.precision == "fp32" || op.precision == "bf16" || op.precision == "fp16", kInvalid,
+           "train: precision must be fp32, bf16 or fp16");
+  XT_CHECK(op.precision != "fp16" || cuda, kInvalid,
+           "train: fp16 autocast needs a CUDA device (use fp32 or bf16 on the CPU)");
+  return op;
+}
 
 // Parameters that get no weight decay: biases, norms, embeddings, the logit scale (open_clip's rule
 // plus embeddings, which CLIP's positional/class/token embeddings are).
@@ -474,33 +538,9 @@ class TrainSessionWrap : public Napi::ObjectWrap<TrainSessionWrap> {
       XT_CHECK(info.Length() >= 1, kInvalid, "TrainSession(model, options): model is required");
       s_ = std::make_shared<Session>();
       s_->model = clip::UnwrapClipModel(info[0]);
-      Napi::Object o = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
-      Options& op = s_->opt;
-      op.lr = OptNumber(o, "lr", op.lr);
-      op.weight_decay = OptNumber(o, "weightDecay", op.weight_decay);
-      op.beta1 = OptNumber(o, "beta1", op.beta1);
-      op.beta2 = OptNumber(o, "beta2", op.beta2);
-      op.eps = OptNumber(o, "eps", op.eps);
-      op.positive_clip = OptNumber(o, "positiveClip", op.positive_clip);
-      op.multi_positive = OptBool(o, "multiPositive", op.multi_positive);
-      op.grad_clip = OptNumber(o, "gradClip", op.grad_clip);
-      op.accum_steps = static_cast<int>(OptNumber(o, "accumSteps", op.accum_steps));
-      op.lock_image = OptBool(o, "lockImage", op.lock_image);
-      op.lock_text = OptBool(o, "lockText", op.lock_text);
-      op.skip_nonfinite = OptBool(o, "skipNonfinite", op.skip_nonfinite);
-      op.precision = OptString(o, "precision", op.precision);
-      op.sync_every = static_cast<int>(OptNumber(o, "syncEvery", op.sync_every));
-      XT_CHECK(op.sync_every >= 1 && op.sync_every <= 100000, kInvalid, "train: syncEvery must be an integer >= 1");
-      XT_CHECK(op.lr > 0 && std::isfinite(op.lr), kInvalid, "train: lr must be a positive number");
-      XT_CHECK(op.weight_decay >= 0, kInvalid, "train: weightDecay must be >= 0");
-      XT_CHECK(op.beta1 >= 0 && op.beta1 < 1 && op.beta2 >= 0 && op.beta2 < 1, kInvalid, "train: betas must be in [0, 1)");
-      XT_CHECK(op.positive_clip >= -1 && op.positive_clip <= 1, kInvalid, "train: positiveClip must be in [-1, 1]");
-      XT_CHECK(op.accum_steps >= 1, kInvalid, "train: accumSteps must be >= 1");
-      XT_CHECK(op.grad_clip >= 0, kInvalid, "train: gradClip must be >= 0 (0 = off)");
-      XT_CHECK(op.precision == "fp32" || op.precision == "bf16" || op.precision == "fp16", kInvalid,
-               "train: precision must be fp32, bf16 or fp16");
-      XT_CHECK(op.precision != "fp16" || s_->model->device.is_cuda(), kInvalid,
-               "train: fp16 autocast needs a CUDA device (use fp32 or bf16 on the CPU)");
+      XT_CHECK(info.Length() > 1 && info[1].IsObject(), kInvalid,
+               "TrainSession(model, options): options (every training option, resolved) are required");
+      s_->opt = ParseOptions(info[1].As<Napi::Object>(), s_->model->device.is_cuda());
       Setup(*s_);
     } catch (const Napi::Error& e) {
       throw;

@@ -1,6 +1,7 @@
 import * as path from 'path';
 import type { CommandModule } from 'yargs';
 import { trainOptions, toTrainOptions, type TrainArgs } from './train';
+import { defaultFor, optionSpec } from '../train/options';
 import { trainAndEvaluate, ablationTable } from '../train/demo';
 
 interface Args extends TrainArgs {
@@ -18,7 +19,9 @@ export const ablationCommand: CommandModule<object, Args> = {
     const log = a.quiet ? () => undefined : (m: string) => process.stderr.write(m + '\n');
     const baseline = await trainAndEvaluate('baseline (full report, c=1)',
       { ...base, out: path.join(a.out, 'baseline'), fullReport: true, positiveClip: 1, multiPositive: false }, a.split, log);
-    const method = await trainAndEvaluate(`method (${base.sentences ?? 1} sent., c=${base.positiveClip})`,
+    const given = <T>(key: 'sentences' | 'positiveClip', v: T | undefined): T =>
+      v ?? (defaultFor(optionSpec(key), { scratch: false, cuda: false, steps: 0 }) as T);
+    const method = await trainAndEvaluate(`method (${given('sentences', base.sentences)} sent., c=${given('positiveClip', base.positiveClip)})`,
       { ...base, out: path.join(a.out, 'method'), fullReport: false }, a.split, log);
     process.stdout.write(ablationTable([baseline, method]) + '\n');
   },

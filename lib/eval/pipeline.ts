@@ -58,6 +58,12 @@ export interface ZeroShotEvalResult {
 
 const FORMAT_SETS: Record<string, string> = { chexpert: 'chexpert', mimic: 'mimic', nih: 'chestx14', padchest: 'padchest', openi: 'openi' };
 
+/** The labels a dataset is evaluated on by default: its format's built-in set, or a manifest's own label names. */
+export function defaultLabelSpecs(format: DatasetFormat, labelNames: readonly string[]): LabelSpec[] {
+  const set = FORMAT_SETS[format];
+  return set ? getLabelSet(set)!.labels : labelSpecs(labelNames);
+}
+
 function labelY(v: number | null | undefined, uncertain: Uncertain): number {
   if (v === 1 || v === 0) return v;
   if (v === -1) return uncertain === 'zero' ? 0 : uncertain === 'one' ? 1 : NaN;
@@ -90,11 +96,7 @@ async function runSplit(model: InferenceModel, o: ZeroShotEvalOptions, split: st
   if (ds.records.length === 0) {
     throw xtError('XT_INVALID', `${o.data}: no studies in split "${split}"${o.views ? ` with views ${o.views.join(',')}` : ''} (format ${ds.format})`);
   }
-  let specs = labels ?? o.labels;
-  if (!specs) {
-    const set = FORMAT_SETS[ds.format];
-    specs = set ? getLabelSet(set)!.labels : labelSpecs(ds.labelNames);
-  }
+  const specs = labels ?? o.labels ?? defaultLabelSpecs(ds.format, ds.labelNames);
   const missing = specs.filter((l) => !ds.labelNames.includes(l.name));
   if (missing.length) {
     throw xtError('XT_INVALID', `${o.data}: no ground truth for label(s) ${missing.map((l) => `"${l.name}"`).join(', ')} ` +

@@ -88,14 +88,17 @@ function sameSynth(dir: string, want: { n: number; seed: number; size: number })
   }
 }
 
+/** The demo's own defaults of the options it shares with `train` (the rest are the table's, lib/train/options.ts). */
+export const DEMO_DEFAULTS = { epochs: 20, batchSize: 64 } as const;
+
 /** Settings of the demo's method arm: the paper's recipe on a tiny model. */
 export function demoTrainOptions(data: string, out: string, o: DemoOptions): TrainOptions {
   return {
     data,
     model: 'scratch:tiny',
     out,
-    epochs: o.epochs ?? 20,
-    batchSize: o.batchSize ?? 64,
+    epochs: o.epochs ?? DEMO_DEFAULTS.epochs,
+    batchSize: o.batchSize ?? DEMO_DEFAULTS.batchSize,
     lr: 1e-3,
     warmup: 20,
     seed: o.seed ?? 0,

@@ -9,6 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { train, type StepEvent, type TrainOptions } from '../../lib/train/trainer';
 import { CheckpointStore } from '../../lib/train/checkpoints';
+import { defaultSessionOptions } from '../../lib/train/options';
 import { generateSynthetic } from '../../lib/data/synth';
 import { loadModel, ClipModel } from '../../lib/model/clip';
 import { isXtError, native, type TrainStepResult } from '../../lib/native';
@@ -113,7 +114,7 @@ describe('training (native step, checkpoints, resume)', function () {
     };
     const runSession = async (syncEvery: number, syncAt: number[] = []) => {
       const m = await ClipModel.create('tiny', { seed: 5, contextLength: 24 });
-      const sess = new (native().TrainSessionNative)(m.native, { lr: 1e-3, positiveClip: 0.8, gradClip: 0.5, syncEvery });
+      const sess = new (native().TrainSessionNative)(m.native, defaultSessionOptions({ lr: 1e-3, positiveClip: 0.8, gradClip: 0.5, syncEvery }));
       const out: TrainStepResult[] = [];
       for (let k = 0; k < 5; k++) out.push(await sess.step(px(k), [B, 3, 64, 64], ids(k), [B, 24], null, 1e-3, syncAt.includes(k)));
       const emb = await m.encodeImages(px(9), [B, 3, 64, 64]);
@@ -171,7 +172,7 @@ describe('training (native step, checkpoints, resume)', function () {
     // a non-finite batch: counted and reported at the next read; XT_NONFINITE unless skipNonfinite
     for (const skip of [false, true]) {
       const m = await ClipModel.create('tiny', { seed: 5, contextLength: 24 });
-      const sess = new (native().TrainSessionNative)(m.native, { lr: 1e-3, syncEvery: 2, skipNonfinite: skip });
+      const sess = new (native().TrainSessionNative)(m.native, defaultSessionOptions({ lr: 1e-3, positiveClip: 1, gradClip: 0, syncEvery: 2, skipNonfinite: skip }));
       const bad = px(0);
       bad[5] = NaN;
       const r0 = await sess.step(bad, [B, 3, 64, 64], ids(0), [B, 24], null, 1e-3);
@@ -184,6 +185,27 @@ describe('training (native step, checkpoints, resume)', function () {
         assert.deepEqual([r1.synced, r1.steps, r1.nonfinite], [true, 2, 1]);
         assert.ok(Number.isFinite(r1.loss));
       }
+      m.dispose();
+    }
+  });
+
+  it('the native session takes every option resolved: a missing one is XT_INVALID naming it', async () => {
+    const m = await ClipModel.create('tiny', { seed: 5, contextLength: 24 });
+    try {
+      const full = defaultSessionOptions({ lr: 1e-3 });
+      for (const key of Object.keys(full) as (keyof typeof full)[]) {
+        const partial: Record<string, unknown> = { ...full };
+        delete partial[key];
+        assert.throws(() => new (native().TrainSessionNative)(m.native, partial as unknown as typeof full),
+          (e: unknown) => isXtError(e) && e.code === 'XT_INVALID' && e.message.includes(`'${key}' is required`), key);
+      }
+      assert.throws(() => new (native().TrainSessionNative)(m.native, { ...full, precision: 'fp8' as never }), /precision must be fp32, bf16 or fp16/);
+      assert.throws(() => new (native().TrainSessionNative)(m.native, { ...full, eps: 0 }), /eps must be a positive number/);
+      assert.throws(() => new (native().TrainSessionNative)(m.native, { ...full, syncEvery: 1.5 }), /syncEvery must be an integer/);
+      assert.throws(() => new (native().TrainSessionNative)(m.native, undefined as never), /options .* are required/);
+      const sess = new (native().TrainSessionNative)(m.native, full);
+      assert.ok(sess.numTrainable > 0);
+    } finally {
       m.dispose();
     }
   });
