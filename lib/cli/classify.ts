@@ -2,22 +2,14 @@
 import type { CommandModule } from 'yargs';
 import { xtError } from '../errors';
 import { classify } from '../eval/inference';
-import { loadInferenceModel } from '../eval/model';
-import { loadPromptFile } from '../eval/prompts';
 import { textTable } from '../eval/report';
+import {
+  batchOptions, batchSize, loadCliModel, modelOptions, promptOptions, promptSettings, resizeOptions, type ImageArgs, type ModelArgs, type PromptArgs,
+} from './eval-args';
 
-interface Args {
+interface Args extends ModelArgs, PromptArgs, ImageArgs {
   images: string[];
-  model: string;
   labels: string;
-  scoring: 'paired' | 'cosine';
-  templates: string;
-  prompts?: string;
-  temperature?: number;
-  resize: 'crop' | 'pad';
-  'batch-size': number;
-  device?: string;
-  tokenizer?: string;
   json?: boolean;
 }
 
@@ -27,24 +19,18 @@ export const classifyCommand: CommandModule<object, Args> = {
   builder: (y) =>
     y
       .positional('images', { type: 'string', array: true, describe: 'image files' })
-      .option('model', { type: 'string', demandOption: true, describe: 'model directory' })
-      .option('labels', { type: 'string', default: 'chexpert5', describe: 'a label set (chexpert, chexpert5, …), "A,B" or a file' })
-      .option('scoring', { choices: ['paired', 'cosine'] as const, default: 'paired' as const, describe: 'paired softmax or plain cosine' })
-      .option('templates', { type: 'string', default: 'chexzero', describe: 'prompt templates: chexzero or report' })
-      .option('prompts', { type: 'string', describe: 'prompt file (JSON)' })
-      .option('temperature', { type: 'number', describe: "paired-mode softmax scale (default: the model's logit scale)" })
-      .option('resize', { choices: ['crop', 'pad'] as const, default: 'crop' as const, describe: 'image geometry' })
-      .option('batch-size', { type: 'number', default: 16, describe: 'images per forward pass' })
-      .option('tokenizer', { type: 'string', describe: 'tokenizer file or folder when none sits beside the weights' })
+      .options(modelOptions)
+      .options(promptOptions('chexpert5'))
+      .options(resizeOptions)
+      .options(batchOptions(16))
       .option('json', { type: 'boolean', describe: 'print JSON: [{"image", "labels": {name: p}}]' }) as never,
   handler: async (a) => {
     if (!a.images || a.images.length === 0) throw xtError('XT_INVALID', 'name at least one image');
-    const prompts = a.prompts ? loadPromptFile(a.prompts) : undefined;
-    const model = await loadInferenceModel(a.model, { device: a.device, tokenizer: a.tokenizer });
+    const batch = batchSize(a);
+    const prompts = promptSettings(a);
+    const model = await loadCliModel(a);
     try {
-      const res = await classify(model, a.images, a.labels, {
-        scoring: a.scoring, templates: a.templates, prompts, temperature: a.temperature, resize: a.resize, batchSize: a['batch-size'],
-      });
+      const res = await classify(model, a.images, a.labels, { ...prompts, resize: a.resize, batchSize: batch });
       if (a.json) {
         process.stdout.write(JSON.stringify(res.map((labels, i) => ({ image: a.images[i], labels })), null, 2) + '\n');
         return;

@@ -3,20 +3,15 @@ import * as fs from 'fs';
 import type { CommandModule } from 'yargs';
 import { xtError } from '../errors';
 import { embedImages, embedTexts } from '../eval/inference';
-import { loadInferenceModel } from '../eval/model';
 import { writeNpy } from '../eval/npy';
+import { batchOptions, batchSize, loadCliModel, modelOptions, resizeOptions, type ImageArgs, type ModelArgs } from './eval-args';
 
-interface Args {
-  model: string;
+interface Args extends ModelArgs, ImageArgs {
   images?: string[];
   texts?: string[];
   'texts-file'?: string;
   out: string;
   normalize: boolean;
-  resize: 'crop' | 'pad';
-  'batch-size': number;
-  device?: string;
-  tokenizer?: string;
 }
 
 export const embedCommand: CommandModule<object, Args> = {
@@ -24,15 +19,14 @@ export const embedCommand: CommandModule<object, Args> = {
   describe: 'Embed images or texts with a model; write [n, D] float32 to FILE.npy, or JSON to FILE.json',
   builder: (y) =>
     y
-      .option('model', { type: 'string', demandOption: true, describe: 'model directory' })
+      .options(modelOptions)
       .option('images', { type: 'string', array: true, describe: 'image files' })
       .option('texts', { type: 'string', array: true, describe: 'texts' })
       .option('texts-file', { type: 'string', describe: 'a file with one text per line' })
       .option('out', { type: 'string', demandOption: true, describe: 'output: FILE.npy (float32 [n, D]) or FILE.json' })
       .option('normalize', { type: 'boolean', default: true, describe: 'L2-normalise each embedding (--no-normalize for raw)' })
-      .option('resize', { choices: ['crop', 'pad'] as const, default: 'crop' as const, describe: 'image geometry' })
-      .option('batch-size', { type: 'number', default: 16, describe: 'inputs per forward pass' })
-      .option('tokenizer', { type: 'string', describe: 'tokenizer file or folder when none sits beside the weights' })
+      .options(resizeOptions)
+      .options(batchOptions(16))
       .check((a) => {
         const n = [a.images?.length, a.texts?.length, a['texts-file']].filter(Boolean).length;
         if (n !== 1) throw new Error('give exactly one of --images, --texts or --texts-file');
@@ -49,11 +43,12 @@ export const embedCommand: CommandModule<object, Args> = {
       }
       if (!texts.length) throw xtError('XT_INVALID', `${a['texts-file']}: no texts`);
     }
-    const model = await loadInferenceModel(a.model, { device: a.device, tokenizer: a.tokenizer });
+    const batch = batchSize(a);
+    const model = await loadCliModel(a);
     try {
       const e = a.images
-        ? await embedImages(model, a.images, { normalize: a.normalize, batchSize: a['batch-size'], mode: a.resize })
-        : await embedTexts(model, texts!, { normalize: a.normalize, batchSize: a['batch-size'] });
+        ? await embedImages(model, a.images, { normalize: a.normalize, batchSize: batch, mode: a.resize })
+        : await embedTexts(model, texts!, { normalize: a.normalize, batchSize: batch });
       const inputs = a.images ?? texts!;
       if (/\.npy$/i.test(a.out)) writeNpy(a.out, e.data, e.shape);
       else {

@@ -1,9 +1,119 @@
-/** Options and output writing shared by the `score` and `eval` commands (not a command itself). */
+/**
+ * The options `eval`, `classify`, `serve`, `embed` and `score` share, each defined once here, and what
+ * they do with them (not a command itself): the model and its tokenizer, the zero-shot prompts, the image
+ * geometry and batch, the scoring of labels, and the report outputs.
+ */
 import * as fs from 'fs';
 import * as path from 'path';
 import { xtError } from '../errors';
 import type { ThresholdPolicy, BootstrapOptions } from '../eval/metrics';
 import { formatTerminal, htmlReport, reportCsv, type ReportInput } from '../eval/report';
+import { loadInferenceModel, type ClipInferenceModel } from '../eval/model';
+import { loadPromptFile, type PromptFile } from '../eval/prompts';
+import type { Uncertain } from '../eval/score';
+import type { ClipModel } from '../model/clip';
+
+/** `--model`, `--tokenizer` (and the global `--device`): eval, classify, serve, embed. */
+export const modelOptions = {
+  model: {
+    type: 'string', demandOption: true,
+    describe: 'weights: a folder or file (xray-torch checkpoint, OpenAI .pt or safetensors, open_clip, Hugging Face CLIP)',
+  },
+  tokenizer: {
+    type: 'string',
+    describe: "tokenizer file or folder, when none sits beside the weights (49,408-token OpenAI/open_clip weights use OpenAI's vocabulary, bundled)",
+  },
+} as const;
+
+export interface ModelArgs {
+  model: string;
+  tokenizer?: string;
+  device?: string;
+}
+
+/**
+ * The model of `--model` for inference, with `--tokenizer` when given. Says on stderr when the bundled
+ * OpenAI vocabulary stands in for a tokenizer the weights came without.
+ */
+export async function loadCliModel(a: ModelArgs): Promise<ClipInferenceModel> {
+  const model = await loadInferenceModel(a.model, { device: a.device, tokenizer: a.tokenizer });
+  if (!a.tokenizer && (model.clip as Partial<ClipModel>).tokenizerSource === 'bundled') {
+    process.stderr.write(`${a.model}: no tokenizer beside the weights; using the bundled OpenAI CLIP vocabulary (49,408 tokens)\n`);
+  }
+  return model;
+}
+
+/** Zero-shot prompts and scoring: eval, classify, serve. `labels` defaults per command (eval: the dataset's set). */
+export function promptOptions(labelsDefault?: string) {
+  return {
+    labels: {
+      type: 'string',
+      ...(labelsDefault ? { default: labelsDefault } : {}),
+      describe: `labels: a set (chexpert, chexpert5, mimic, chestx14, padchest, openi), "A,B", or a file${labelsDefault ? '' : " (default: the dataset's set)"}`,
+    },
+    scoring: {
+      choices: ['paired', 'cosine'] as const, default: 'paired' as const,
+      describe: 'paired: softmax over (label, no label) prompts; cosine: plain similarity',
+    },
+    templates: { type: 'string', default: 'chexzero', describe: 'prompt templates: chexzero ("{}" / "no {}") or report (several, averaged)' },
+    prompts: { type: 'string', describe: 'prompt file (JSON: templates, per-label phrases or prompts)' },
+    temperature: { type: 'number', describe: "paired-mode softmax scale (default: the model's logit scale)" },
+  } as const;
+}
+
+export interface PromptArgs {
+  labels?: string;
+  scoring: 'paired' | 'cosine';
+  templates: string;
+  prompts?: string;
+  temperature?: number;
+}
+
+/** What the prompt options ask of the zero-shot classifier. */
+export function promptSettings(a: PromptArgs): { scoring: 'paired' | 'cosine'; templates: string; prompts?: PromptFile; temperature?: number } {
+  return { scoring: a.scoring, templates: a.templates, prompts: a.prompts ? loadPromptFile(a.prompts) : undefined, temperature: a.temperature };
+}
+
+/** `--resize`: eval, classify, serve, embed. */
+export const resizeOptions = {
+  resize: {
+    choices: ['crop', 'pad'] as const, default: 'crop' as const,
+    describe: 'image geometry: centre crop (CLIP) or pad to square (CheXzero)',
+  },
+} as const;
+
+/** `--batch-size` (its default per command): eval, classify, embed. */
+export function batchOptions(defaultSize: number) {
+  return { 'batch-size': { type: 'number', default: defaultSize, describe: 'inputs per forward pass' } } as const;
+}
+
+export interface ImageArgs {
+  resize: 'crop' | 'pad';
+  'batch-size': number;
+}
+
+/** `--batch-size` checked. */
+export function batchSize(a: Pick<ImageArgs, 'batch-size'>): number {
+  const b = a['batch-size'];
+  if (!Number.isInteger(b) || b < 1) throw xtError('XT_INVALID', `--batch-size must be a positive integer, got ${b}`);
+  return b;
+}
+
+/** `--uncertain` and `--threshold`: eval and score. */
+export function labelScoringOptions(thresholdOn: string) {
+  return {
+    uncertain: { choices: ['ignore', 'zero', 'one'] as const, default: 'ignore' as const, describe: 'uncertain (-1) labels' },
+    threshold: {
+      type: 'string',
+      describe: `decision threshold: a number (default 0.5), max-mcc or youden (chosen on ${thresholdOn}), or a JSON file {label: t}`,
+    },
+  } as const;
+}
+
+export interface LabelScoringArgs {
+  uncertain: Uncertain;
+  threshold?: string;
+}
 
 /**
  * `--threshold`: a number (fixed), `max-mcc` / `youden` (chosen on a validation split), or a JSON file
@@ -58,6 +168,8 @@ export interface OutputArgs {
   json?: string;
   csv?: string;
   html?: string;
+  resamples?: number;
+  seed?: number;
 }
 
 function writeFile(file: string, text: string): void {

@@ -1,21 +1,19 @@
 /** `xray-torch score`: score a model's probabilities, or readers' binary decisions, against a labels CSV. */
 import type { CommandModule } from 'yargs';
-import { scoreFiles, type Uncertain } from '../eval/score';
+import { scoreFiles } from '../eval/score';
 import { resolveLabels } from '../eval/labelsets';
-import { bootstrapArg, outputOptions, parseThresholdArg, writeOutputs, type OutputArgs } from './eval-args';
+import {
+  bootstrapArg, labelScoringOptions, outputOptions, parseThresholdArg, writeOutputs, type LabelScoringArgs, type OutputArgs,
+} from './eval-args';
 
-interface Args extends OutputArgs {
+interface Args extends OutputArgs, LabelScoringArgs {
   labels: string;
   predictions?: string;
   decisions?: string[];
   tasks?: string;
   id?: string;
-  uncertain?: Uncertain;
-  threshold?: string;
   'val-labels'?: string;
   'val-predictions'?: string;
-  resamples?: number;
-  seed?: number;
 }
 
 export const scoreCommand: CommandModule<object, Args> = {
@@ -28,8 +26,7 @@ export const scoreCommand: CommandModule<object, Args> = {
       .option('decisions', { type: 'string', array: true, describe: "readers' binary decision CSVs (one row per id)" })
       .option('tasks', { type: 'string', describe: 'labels to score: "A,B", a label set (chexpert5, …) or a file (default: the shared label columns)' })
       .option('id', { type: 'string', describe: 'id column (default: Study, study_id, id, Path, … whichever the file has)' })
-      .option('uncertain', { choices: ['ignore', 'zero', 'one'] as const, default: 'ignore' as const, describe: 'uncertain (-1) labels' })
-      .option('threshold', { type: 'string', describe: 'for predictions: a number (default 0.5), max-mcc or youden (with --val-*), or a JSON file {label: t}' })
+      .options(labelScoringOptions('--val-labels/--val-predictions; predictions only'))
       .option('val-labels', { type: 'string', describe: 'validation labels CSV, to choose thresholds on' })
       .option('val-predictions', { type: 'string', describe: 'validation predictions CSV, to choose thresholds on' })
       .options(outputOptions)

@@ -2,25 +2,16 @@
 import type { CommandModule } from 'yargs';
 import { xtError } from '../errors';
 import { resolveLabels } from '../eval/labelsets';
-import { loadInferenceModel } from '../eval/model';
-import { loadPromptFile } from '../eval/prompts';
 import { createServer } from '../serve/server';
+import { loadCliModel, modelOptions, promptOptions, promptSettings, resizeOptions, type ImageArgs, type ModelArgs, type PromptArgs } from './eval-args';
 
-interface Args {
-  model: string;
+interface Args extends ModelArgs, PromptArgs, Pick<ImageArgs, 'resize'> {
   port: number;
   host: string;
   labels: string;
-  scoring: 'paired' | 'cosine';
-  templates: string;
-  prompts?: string;
-  temperature?: number;
-  resize: 'crop' | 'pad';
   concurrency: number;
   queue: number;
   'max-body-mb': number;
-  device?: string;
-  tokenizer?: string;
   quiet?: boolean;
 }
 
@@ -29,19 +20,14 @@ export const serveCommand: CommandModule<object, Args> = {
   describe: 'Serve the model over HTTP: GET /healthz, POST /v1/classify, POST /v1/embed',
   builder: (y) =>
     y
-      .option('model', { type: 'string', demandOption: true, describe: 'model directory (loaded once)' })
+      .options(modelOptions)
       .option('port', { type: 'number', default: 8080, describe: 'TCP port (0: a free one)' })
       .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to bind (0.0.0.0 for every interface)' })
-      .option('labels', { type: 'string', default: 'chexpert5', describe: 'default labels when a request names none' })
-      .option('scoring', { choices: ['paired', 'cosine'] as const, default: 'paired' as const, describe: 'paired softmax or plain cosine' })
-      .option('templates', { type: 'string', default: 'chexzero', describe: 'prompt templates: chexzero or report' })
-      .option('prompts', { type: 'string', describe: 'prompt file (JSON)' })
-      .option('temperature', { type: 'number', describe: "paired-mode softmax scale (default: the model's logit scale)" })
-      .option('resize', { choices: ['crop', 'pad'] as const, default: 'crop' as const, describe: 'image geometry' })
+      .options(promptOptions('chexpert5'))
+      .options(resizeOptions)
       .option('concurrency', { type: 'number', default: 1, describe: 'model calls at once' })
       .option('queue', { type: 'number', default: 64, describe: 'requests waiting beyond which 503 is returned' })
       .option('max-body-mb', { type: 'number', default: 16, describe: 'largest request body (MiB)' })
-      .option('tokenizer', { type: 'string', describe: 'tokenizer file or folder when none sits beside the weights' })
       .option('quiet', { type: 'boolean', describe: 'no request log' }) as never,
   handler: async (a) => {
     const int = (v: number, name: string, min: number) => {
@@ -52,10 +38,10 @@ export const serveCommand: CommandModule<object, Args> = {
     int(a.queue, 'queue', 0);
     if (!(a['max-body-mb'] > 0)) throw xtError('XT_INVALID', '--max-body-mb must be positive');
     const labels = resolveLabels(a.labels);
-    const prompts = a.prompts ? loadPromptFile(a.prompts) : undefined;
-    const model = await loadInferenceModel(a.model, { device: a.device, tokenizer: a.tokenizer });
+    const prompts = promptSettings(a);
+    const model = await loadCliModel(a);
     const s = createServer({
-      model, labels, scoring: a.scoring, templates: a.templates, prompts, temperature: a.temperature, resize: a.resize,
+      model, labels, ...prompts, resize: a.resize,
       maxConcurrent: a.concurrency, maxQueue: a.queue, maxBodyBytes: Math.round(a['max-body-mb'] * 1024 * 1024),
       log: a.quiet ? undefined : (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
     });

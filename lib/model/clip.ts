@@ -19,6 +19,7 @@ import { native } from '../native';
 import { xtError } from '../errors';
 import type { ClipConfig, ClipModelNative, ClipSaveLayout, ClipDtype, WeightsInfo } from '../native';
 import { findTokenizer, ClipTokenizer, TOKENIZER_FILES } from '../text/clip-tokenizer';
+import { bundledClipTokenizer, bundledVocabDir, OPENAI_VOCAB_SIZE } from '../text/bundled-vocab';
 import { resolveDevice } from '../runtime/device';
 
 export type { ClipConfig, ClipSaveLayout, ClipDtype, WeightsInfo } from '../native';
@@ -86,10 +87,14 @@ function sourceDir(source: string): string | undefined {
 
 export class ClipModel {
   /** The tokenizer found beside the weights (`vocab.json` + `merges.txt`, `tokenizer.json`,
-   * `bpe_simple_vocab_16e6.txt.gz`), when there is one. */
+   * `bpe_simple_vocab_16e6.txt.gz`), else OpenAI's bundled one for a 49,408-token vocabulary. */
   tokenizer?: ClipTokenizer;
   /** Where that tokenizer's files are (copied by `save`). */
   tokenizerDir?: string;
+  /** Where the attached tokenizer came from: `files` beside the weights, or `bundled`: OpenAI's CLIP
+   * vocabulary shipped with xray-torch (weights with a 49,408-token vocabulary and no tokenizer files).
+   * Undefined when `load` attached none (or `create` made the model). */
+  tokenizerSource?: 'files' | 'bundled';
 
   private constructor(private readonly handle: ClipModelNative) {}
 
@@ -99,23 +104,33 @@ export class ClipModel {
     const handle = await native().clipLoad(source, { device: resolveDevice(opts.device).device, dtype: opts.dtype });
     const model = new ClipModel(handle);
     if (opts.tokenizer !== false) {
-      const dir = sourceDir(source);
-      if (dir) {
-        try {
-          const tok = findTokenizer(dir);
-          if (tok) {
-            model.tokenizer = tok;
-            model.tokenizerDir = fs.existsSync(path.join(dir, 'tokenizer')) && !TOKENIZER_COPY.some((f) => fs.existsSync(path.join(dir, f)))
-              ? path.join(dir, 'tokenizer')
-              : dir;
-          }
-        } catch (e) {
-          handle.dispose();
-          throw e;
-        }
+      try {
+        model.attachTokenizer(source);
+      } catch (e) {
+        handle.dispose();
+        throw e;
       }
     }
     return model;
+  }
+
+  /** The tokenizer beside the weights; else, for OpenAI's 49,408-token vocabulary, the bundled one. */
+  private attachTokenizer(source: string): void {
+    const dir = sourceDir(source);
+    const tok = dir ? findTokenizer(dir) : undefined;
+    if (dir && tok) {
+      this.tokenizer = tok;
+      this.tokenizerSource = 'files';
+      this.tokenizerDir = fs.existsSync(path.join(dir, 'tokenizer')) && !TOKENIZER_COPY.some((f) => fs.existsSync(path.join(dir, f)))
+        ? path.join(dir, 'tokenizer')
+        : dir;
+    } else if (this.config.vocabSize === OPENAI_VOCAB_SIZE) {
+      // OpenAI .pt, open_clip and CheXzero checkpoints ship no tokenizer: OpenAI's and open_clip's
+      // packages carry this vocabulary, and so does ours (vocab/); `save` copies it beside the weights
+      this.tokenizer = bundledClipTokenizer();
+      this.tokenizerSource = 'bundled';
+      this.tokenizerDir = bundledVocabDir();
+    }
   }
 
   /** A randomly initialised model (CLIP's own init scheme) from a preset:
@@ -193,7 +208,10 @@ export class ClipModel {
 
   /** Tokenise with the attached tokenizer and encode. */
   async encodeTexts(texts: string[]): Promise<Embeddings> {
-    if (!this.tokenizer) throw xtError('XT_INVALID', 'encodeTexts: this model has no tokenizer (set model.tokenizer)');
+    if (!this.tokenizer) {
+      throw xtError('XT_INVALID', `encodeTexts: this model has no tokenizer (none beside its weights, and its ${this.config.vocabSize}-token ` +
+        `vocabulary is not OpenAI's ${OPENAI_VOCAB_SIZE}): set model.tokenizer`);
+    }
     const L = this.config.contextLength;
     return this.encodeTokens(this.tokenizer.tokenize(texts, L), [texts.length, L]);
   }
@@ -242,7 +260,8 @@ export class ClipModel {
   }
 }
 
-/** Load CLIP weights from a file or folder (format auto-detected); attaches the tokenizer found beside them. */
+/** Load CLIP weights from a file or folder (format auto-detected); attaches the tokenizer found beside them
+ * (or the bundled OpenAI vocabulary: see `ClipModel.tokenizerSource`). */
 export function loadModel(source: string, opts: LoadModelOptions = {}): Promise<ClipModel> {
   return ClipModel.load(source, opts);
 }

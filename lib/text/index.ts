@@ -60,3 +60,4 @@ export {
   WORDPIECE_FILES,
 } from './wordpiece';
 export type { WordPieceOptions, WordPieceSource, AddedTokenSpec, BertNormalizerOptions } from './wordpiece';
+export { bundledClipTokenizer, bundledVocabDir, OPENAI_VOCAB_SIZE, OPENAI_VOCAB_FILE } from './bundled-vocab';

@@ -1,6 +1,7 @@
 /**
  * The shipped package: `npm run prebuild` + `npm pack`, installed into an empty folder, loads its
  * prebuilt addon with no compiler step and serves both `require` and `import` users and the CLI.
+ * A TypeScript consumer of the packed package compiles with `tsc --strict` (issue 15, defect 3).
  */
 import { strict as assert } from 'assert';
 import { execFileSync, spawnSync } from 'child_process';
@@ -72,5 +73,126 @@ describe('packed tarball', function () {
     const j = JSON.parse(out);
     assert.match(j.addon.path, /prebuilds/);
     assert.match(j.addon.reason, /prebuilt CPU variant/);
+  });
+});
+
+/**
+ * A TypeScript service that installs the tarball compiles against its declarations with `tsc --strict`,
+ * no `skipLibCheck` and no `@types` beyond what every Node TypeScript project has (`@types/node`): before
+ * issue 15 the entry re-exported the CLI's convert module, whose declarations name yargs (its types are
+ * only our devDependency). Compiling types needs no addon, so the install skips ours
+ * (`XRAY_TORCH_SKIP_INSTALL=1`, honoured by scripts/install.js; the dependencies' own scripts still run),
+ * and nothing is prebuilt or compiled here.
+ */
+describe('packed tarball: a TypeScript consumer', function () {
+  this.timeout(300000);
+  let tmp: string;
+  let app: string;
+
+  const consumer = `
+import {
+  loadModel, ClipModel, ClipTokenizer, train, classify, loadInferenceModel, contrastiveLoss, groupIdsFromTexts,
+  openDataset, convertWeights, doctor, isXtError, createServer, runZeroShotEval, computeMetrics, auroc, dist,
+} from 'xray-torch';
+import type {
+  LoadModelOptions, WeightsInfo, TrainOptions, TrainHandle, TrainSummary, StudyRecord, Dataset,
+  ContrastiveLossResult, ConvertResult, DoctorReport, ClipInferenceModel, XtError,
+} from 'xray-torch';
+
+export async function service(dir: string): Promise<number> {
+  const opts: LoadModelOptions = { device: 'cpu', dtype: 'float32' };
+  const model: ClipModel = await loadModel(dir, opts);
+  const info: WeightsInfo = await ClipModel.inspect(dir);
+  const tok: ClipTokenizer | undefined = model.tokenizer;
+  const ids: Int32Array = (tok ?? ClipTokenizer.fromFile(dir)).tokenize(['no pneumothorax'], info.config.contextLength);
+  const e = await model.encodeTokens(ids, [1, info.config.contextLength]);
+  model.dispose();
+  const inf: ClipInferenceModel = await loadInferenceModel(dir);
+  const probs: Record<string, number>[] = await classify(inf, ['x.png'], 'chexpert5', { resize: 'pad' });
+  const ds: Dataset = await openDataset('auto', 'data', { splits: ['test'] });
+  const first: StudyRecord | undefined = ds.records[0];
+  const loss: ContrastiveLossResult<Float32Array> = await contrastiveLoss(e.data, e.data, [1, e.shape[1]], {
+    logitScale: 4.6, positiveClip: 0.8, groups: groupIdsFromTexts(['a', 'A.']),
+  });
+  const t: TrainOptions = { data: 'data', model: 'scratch:tiny', out: 'runs/a', epochs: 1 };
+  const h: TrainHandle = train(t);
+  const summary: TrainSummary = await h.done;
+  const c: ConvertResult = await convertWeights(dir, 'out', 'hf');
+  const d: DoctorReport = await doctor();
+  const server = createServer({ model: inf });
+  await runZeroShotEval(inf, { data: 'data' });
+  const a: number | null = auroc([0, 1], [0.2, 0.9]);
+  void [probs, first, summary, c, d, server, computeMetrics, dist];
+  return loss.loss + (a ?? 0);
+}
+
+export function code(e: unknown): string | undefined {
+  return isXtError(e) ? (e as XtError).code : undefined;
+}
+`;
+
+  before(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xray-torch-tsc-'));
+    const out = sh('npm', ['pack', '--pack-destination', tmp, '--json'], repoRoot);
+    const tgz = path.join(tmp, JSON.parse(out)[0].filename);
+    app = path.join(tmp, 'app');
+    fs.mkdirSync(app);
+    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+    // No compiler may run: a build attempt would fail with these, and leave a build/ folder.
+    const env = { ...process.env, XRAY_TORCH_SKIP_INSTALL: '1', CC: '/bin/false', CXX: '/bin/false' };
+    sh('npm', ['install', tgz, '--prefer-offline', '--no-audit', '--no-fund'], app, env);
+    // what a Node TypeScript project has anyway: the compiler and Node's types (ours, to stay offline)
+    fs.mkdirSync(path.join(app, 'node_modules', '@types'), { recursive: true });
+    fs.symlinkSync(path.join(repoRoot, 'node_modules', '@types', 'node'), path.join(app, 'node_modules', '@types', 'node'), 'dir');
+    fs.writeFileSync(path.join(app, 'consumer.ts'), consumer);
+  });
+
+  after(() => {
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  const tsc = (args: string[]) => spawnSync(process.execPath, [path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), ...args], {
+    cwd: app, encoding: 'utf8',
+  });
+
+  it('installs with no addon build and no @types of its dependencies', () => {
+    const pkg = path.join(app, 'node_modules', 'xray-torch');
+    assert.ok(fs.existsSync(path.join(pkg, 'dist', 'lib', 'index.d.ts')));
+    assert.ok(!fs.existsSync(path.join(pkg, 'build')), 'the install must not have compiled anything');
+    assert.deepEqual(fs.readdirSync(path.join(app, 'node_modules', '@types')), ['node']);
+  });
+
+  it('ships OpenAI\'s CLIP vocabulary (vocab/, with its license) and finds it from the install', () => {
+    const pkg = path.join(app, 'node_modules', 'xray-torch');
+    assert.ok(fs.existsSync(path.join(pkg, 'vocab', 'bpe_simple_vocab_16e6.txt.gz')));
+    assert.match(fs.readFileSync(path.join(pkg, 'vocab', 'LICENSE'), 'utf8'), /OpenAI/);
+    const out = execFileSync(process.execPath, ['-e', "const x=require('xray-torch');const t=x.bundledClipTokenizer();" +
+      "process.stdout.write(JSON.stringify([x.bundledVocabDir(),t.vocabSize,Array.from(t.tokenize('No pneumothorax.',8))]))"],
+    { cwd: app, encoding: 'utf8' });
+    const [dir, size, ids] = JSON.parse(out);
+    assert.equal(dir, path.join(fs.realpathSync(pkg), 'vocab'));
+    assert.equal(size, 49408);
+    // OpenAI's ids for this sentence (../shared/fixtures/tokenizer/clip_bpe_cases.jsonl), between start and end
+    assert.deepEqual(ids, [49406, 871, 28714, 617, 4130, 9203, 269, 49407]);
+  });
+
+  for (const [module, resolution] of [['commonjs', 'node10'], ['node16', 'node16']] as const) {
+    it(`compiles a consumer with tsc --strict (module ${module}, moduleResolution ${resolution}) and runs it`, () => {
+      const outDir = path.join(app, `out-${module}`);
+      const r = tsc(['--strict', '--target', 'es2022', '--module', module, '--moduleResolution', resolution, '--types', 'node',
+        '--outDir', outDir, 'consumer.ts']);
+      assert.equal(r.status, 0, `tsc failed:\n${r.stdout}${r.stderr}`);
+      // the compiled consumer loads the package without touching the addon
+      const out = execFileSync(process.execPath, ['-e', `const c=require(${JSON.stringify(path.join(outDir, 'consumer.js'))});` +
+        "process.stdout.write(typeof c.service + ' ' + c.code(Object.assign(new Error('x'), { code: 'XT_IO' })))"], { cwd: app, encoding: 'utf8' });
+      assert.equal(out, 'function XT_IO');
+    });
+  }
+
+  it('the check can fail: a consumer naming a missing export does not compile', () => {
+    fs.writeFileSync(path.join(app, 'bad.ts'), "import { noSuchExport } from 'xray-torch';\nexport const x = noSuchExport;\n");
+    const r = tsc(['--strict', '--noEmit', '--module', 'node16', '--moduleResolution', 'node16', '--types', 'node', 'bad.ts']);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stdout, /noSuchExport/);
   });
 });
