@@ -3,6 +3,8 @@
  * in native code and prints one `RESULT {json}` line. Does nothing when merely required.
  */
 import { initDistributed, distNative } from '../lib/distributed';
+// benchCollective is a hook of the testing addon (binding/testing/distributed_hooks.cc)
+import { hooks } from '../test/helpers/native-testing';
 
 export interface DistBenchPlan {
   allreduceBytes: number;
@@ -15,7 +17,7 @@ export interface DistBenchPlan {
 async function main(): Promise<void> {
   const plan = JSON.parse(process.argv[2] ?? '{}') as DistBenchPlan;
   const { info } = await initDistributed({ backend: 'gloo', timeoutSec: 60 });
-  const d = distNative();
+  const d = hooks();
   const allreduce = await d.benchCollective({ kind: 'allreduce', bytes: plan.allreduceBytes, iters: plan.iters });
   const allgather = await d.benchCollective({ kind: 'allgather', bytes: plan.gatherBytes, iters: plan.iters });
   const reducer = await d.benchCollective({
@@ -26,7 +28,7 @@ async function main(): Promise<void> {
     rank: info.rank, allreduce: allreduce.secondsPerIter, allgather: allgather.secondsPerIter,
     reducer: reducer.secondsPerIter, buckets: reducer.buckets,
   })}\n`);
-  await d.shutdown();
+  await distNative().shutdown();
 }
 
 if (require.main === module) {

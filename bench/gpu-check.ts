@@ -23,6 +23,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { native } from '../lib/native';
+// benchContrastiveLoss is a hook of the testing addon (scripts/gpu-check builds it with -DXT_TESTING=ON)
+import { hooks } from '../test/helpers/native-testing';
 import { ClipModel } from '../lib/model/clip';
 import { contrastiveLoss } from '../lib/loss';
 import { resolveDevice } from '../lib/runtime/device';
@@ -190,12 +192,12 @@ async function main(): Promise<void> {
   {
     const B = CPU ? 1024 : 8192;
     const dev = CPU ? 'cpu' : 'cuda';
-    const fused = await a.benchContrastiveLoss({ B, D: 512, iters: 20, warmup: 3, impl: 'fused', device: dev, dtype: 'float32', positiveClip: 0.8 });
-    const comp = await a.benchContrastiveLoss({ B, D: 512, iters: 20, warmup: 3, impl: 'reference', device: dev, dtype: 'float32', positiveClip: 0.8 });
+    const fused = await hooks().benchContrastiveLoss({ B, D: 512, iters: 20, warmup: 3, impl: 'fused', device: dev, dtype: 'float32', positiveClip: 0.8 });
+    const comp = await hooks().benchContrastiveLoss({ B, D: 512, iters: 20, warmup: 3, impl: 'reference', device: dev, dtype: 'float32', positiveClip: 0.8 });
     rows.push({ metric: `relaxed loss forward + backward, B ${B}, D 512, fp32, fused vs composed ATen`, ours: fused.medianMs, baseline: comp.medianMs, unit: 'ms (median)' });
     check('loss kernel: same loss as the composed version', Math.abs(fused.loss - comp.loss) < 1e-4 * Math.abs(comp.loss), `${fused.loss} vs ${comp.loss}`);
     if (!CPU) {
-      const bf = await a.benchContrastiveLoss({ B, D: 512, iters: 20, warmup: 3, impl: 'fused', device: dev, dtype: 'bfloat16', positiveClip: 0.8 });
+      const bf = await hooks().benchContrastiveLoss({ B, D: 512, iters: 20, warmup: 3, impl: 'fused', device: dev, dtype: 'bfloat16', positiveClip: 0.8 });
       rows.push({ metric: `relaxed loss forward + backward, B ${B}, D 512, bf16 inputs, fused`, ours: bf.medianMs, unit: 'ms (median)' });
     }
   }

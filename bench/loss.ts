@@ -13,7 +13,10 @@
  */
 import { spawnSync } from 'child_process';
 import * as path from 'path';
-import { native, LossBenchOptions, LossBenchResult } from '../lib/native';
+import { native } from '../lib/native';
+// benchContrastiveLoss and lossForceGenericCpu are hooks of the testing addon (binding/testing/)
+import { hooks } from '../test/helpers/native-testing';
+import type { LossBenchOptions, LossBenchResult } from '../test/helpers/native-testing';
 import type { BenchModule, BenchResult, BenchRow } from './types';
 import { runStandalone } from './util';
 import { speedRatio } from './types';
@@ -69,8 +72,8 @@ async function pair(
   let last: { fused: LossBenchResult; ref: LossBenchResult } | undefined;
   let pyInfo: PyResult | undefined;
   for (let k = 0; k < rounds; k++) {
-    const f = await n.benchContrastiveLoss({ ...base, impl: 'fused' });
-    const r = await n.benchContrastiveLoss({ ...base, impl: 'reference' });
+    const f = await hooks().benchContrastiveLoss({ ...base, impl: 'fused' });
+    const r = await hooks().benchContrastiveLoss({ ...base, impl: 'reference' });
     fused.push(...f.ms);
     ref.push(...r.ms);
     fusedCpu.push(f.medianCpuMs);
@@ -143,12 +146,12 @@ export const bench: BenchModule = {
     const f64 = await pair({ ...base, dtype: 'float64' }, 1);
     rows.push({ metric: 'same in fp64', ours: r2(median(f64.fused)), baseline: r2(median(f64.ref)), unit: 'ms', higherIsBetter: false });
     if (isa === 'avx2') {
-      n.lossForceGenericCpu(true);
+      hooks().lossForceGenericCpu(true);
       try {
         const gen = await pair(base, 1);
         rows.push({ metric: 'same fp32 with the portable (non-AVX2) kernels', ours: r2(median(gen.fused)), baseline: r2(median(gen.ref)), unit: 'ms', higherIsBetter: false });
       } finally {
-        n.lossForceGenericCpu(false);
+        hooks().lossForceGenericCpu(false);
       }
     }
 

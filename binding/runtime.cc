@@ -1,5 +1,6 @@
-// Runtime facts and controls: LibTorch version, CUDA, threads, BLAS speed; plus `matmul`,
-// a small real op used to exercise the async + error paths end to end.
+// Runtime facts and controls: LibTorch version, CUDA, threads, TF32, and the BLAS speed
+// (benchMatmul: a user-facing measurement, `xray-torch doctor` shows it). The test op `matmul`
+// lives in binding/testing/runtime_hooks.cc (testing addon only).
 #include <napi.h>
 #include <torch/torch.h>
 #include <torch/version.h>
@@ -10,7 +11,6 @@
 #include "core/async.h"
 #include "core/errors.h"
 #include "core/registry.h"
-#include "core/tensor_io.h"
 
 #ifdef XT_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
@@ -96,7 +96,8 @@ struct MatmulBench {
   int iters;
 };
 
-// benchMatmul(size, iters): fp32 square matmul throughput on the CPU (after one warm-up).
+// benchMatmul(size, iters): fp32 square matmul throughput on the CPU (after one warm-up). Kept in the
+// production addon: `doctor` reports it, so a user can see which BLAS runs and how fast.
 Napi::Value BenchMatmul(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&]() -> Napi::Value {
@@ -130,29 +131,11 @@ Napi::Value BenchMatmul(const Napi::CallbackInfo& info) {
   });
 }
 
-// matmul(a, aShape, b, bShape) -> {data, shape}: a plain 2-D product, async.
-Napi::Value Matmul(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return Guard(env, [&]() -> Napi::Value {
-    XT_CHECK(info.Length() >= 4, kInvalid, "matmul(a, aShape, b, bShape): 4 arguments expected");
-    auto a = TensorFromTypedArray(info[0], ShapeArg(info[1], "aShape"), "a");
-    auto b = TensorFromTypedArray(info[2], ShapeArg(info[3], "bShape"), "b");
-    return RunAsync<torch::Tensor>(
-        env, "xt.matmul",
-        [a, b]() {
-          torch::NoGradGuard ng;
-          return torch::matmul(a, b);
-        },
-        [](Napi::Env env, torch::Tensor& t) -> Napi::Value { return TensorResult(env, t); });
-  });
-}
-
 void InitRuntime(Napi::Env env, Napi::Object exports) {
   exports.Set("runtimeInfo", Napi::Function::New(env, RuntimeInfo, "runtimeInfo"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("setTf32", Napi::Function::New(env, SetTf32, "setTf32"));
   exports.Set("benchMatmul", Napi::Function::New(env, BenchMatmul, "benchMatmul"));
-  exports.Set("matmul", Napi::Function::New(env, Matmul, "matmul"));
 }
 
 }  // namespace

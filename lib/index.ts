@@ -20,7 +20,7 @@ export { convertWeights } from './model/convert';
 export type { ConvertResult } from './model/convert';
 export { contrastiveLoss, groupIdsFromTexts } from './loss';
 export type { ContrastiveLossOptions, ContrastiveLossResult } from './loss';
-export type { LossImpl, LossDevice, LossComputeDtype, LossBenchResult } from './native';
+export type { LossImpl, LossDevice, LossComputeDtype } from './native';
 export {
   readSafetensors, readSafetensorsSync, parseSafetensors, serializeSafetensors, writeSafetensors, SafetensorsFile,
 } from './io/safetensors';

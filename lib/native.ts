@@ -58,11 +58,11 @@ export interface RuntimeNative {
   setThreads(n: number): void;
   /** Allow TF32 for fp32 matmuls and cuDNN convolutions on CUDA (no effect on the CPU variant). */
   setTf32(on: boolean): void;
-  /** fp32 square matmul throughput (one warm-up, then `iters` timed products). */
+  /**
+   * fp32 square matmul throughput (one warm-up, then `iters` timed products). A user-facing measurement,
+   * not a test hook: `xray-torch doctor` reports it to show which BLAS runs and how fast.
+   */
   benchMatmul(size: number, iters: number): Promise<MatmulBench>;
-  /** 2-D matrix product; rejects with XT_SHAPE when the shapes do not fit. */
-  matmul(a: Float32Array | Float64Array, aShape: number[], b: Float32Array | Float64Array,
-    bShape: number[]): Promise<TensorResult<Float32Array | Float64Array>>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -111,24 +111,6 @@ export interface DistInfo {
   ncclCompiled: boolean;
 }
 
-export interface DistReducerStats {
-  buckets: number;
-  launchedInBackward: number;
-  launchedInFinish: number;
-  unusedParams: number;
-  replayed: boolean;
-  finishWaitSec: number;
-}
-
-export interface DistReducerOptions {
-  bucketBytes?: number;
-  firstBucketBytes?: number;
-  overlap?: boolean;
-  op?: 'sum' | 'mean';
-  /** Call Prepare() before backward (default true); false exercises the after-backward path. */
-  prepare?: boolean;
-}
-
 export interface DistNative {
   dist: {
     /** Join the group (rank 0 hosts the store). Rejects XT_IO when peers never arrive. */
@@ -144,20 +126,6 @@ export interface DistNative {
     /** Rank `root`'s values on every rank. */
     broadcast(data: Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array, shape: number[],
       root?: number): Promise<TensorResult<Float32Array | Float64Array | Int32Array | BigInt64Array>>;
-    /** Test hook: one CLIP-style step (linear encoders, gathered with grad, reducer). Not a stable API. */
-    testContrastiveStep(options: {
-      x: Float32Array; t: Float32Array; rows: number; inDim: number;
-      wi: Float32Array; wt: Float32Array; outDim: number; logitScale?: number;
-    } & DistReducerOptions): Promise<{
-      loss: number; gathered: TensorResult; gradWi: TensorResult; gradWt: TensorResult;
-      gradLogitScale: number; stats: DistReducerStats;
-    }>;
-    /** Test hook: gradients c_i of parameters of `shapes` (`unused` get none), reduced. Not a stable API. */
-    testReducer(options: { shapes: number[][]; coeffs: Float32Array; unused?: number[] } & DistReducerOptions):
-      Promise<{ grads: (TensorResult | null)[]; stats: DistReducerStats }>;
-    /** Benchmark hook: time a collective natively (warm-up, then `iters`). */
-    benchCollective(options: { kind: 'allreduce' | 'allgather' | 'reducer'; bytes: number; iters?: number } & DistReducerOptions):
-      Promise<{ secondsPerIter: number; iters: number; bytes: number; buckets: number }>;
   };
 }
 
@@ -212,10 +180,6 @@ export interface ClipModelNative {
   save(path: string, opts?: { layout?: ClipSaveLayout; dtype?: ClipDtype }): Promise<string>;
   /** Frees the weights (after a call in flight); later use throws XT_DISPOSED. */
   dispose(): void;
-  /** Test hook, not a stable API: autograd-path loss/gradients vs the inference path and finite differences. */
-  _testGradients(pixels: Float32Array, pixelShape: number[], ids: Int32Array | BigInt64Array, idShape: number[]):
-    Promise<{ loss: number; maxLogitDiff: number; withoutGradient: string[];
-      probes: { name: string; index: number; autograd: number; numeric: number }[] }>;
 }
 
 export interface WeightsInfo {
@@ -266,8 +230,6 @@ export interface LossNativeOptions {
   device?: LossDevice;
   /** compute dtype (default: the input's); float16/bfloat16 on CUDA. */
   dtype?: LossComputeDtype;
-  /** tests: backward twice on one graph (retain_graph), returning the second gradients. */
-  repeatBackward?: boolean;
 }
 
 export interface LossNativeResult {
@@ -277,46 +239,12 @@ export interface LossNativeResult {
   gradLogitScale: number;
 }
 
-export interface LossBenchOptions {
-  B?: number;
-  D?: number;
-  iters?: number;
-  warmup?: number;
-  impl?: LossImpl;
-  device?: LossDevice;
-  dtype?: LossComputeDtype;
-  positiveClip?: number;
-  logitScale?: number;
-  /** > 1: group ids floor(i / groupSize) (multi-positive targets). */
-  groupSize?: number;
-}
-
-export interface LossBenchResult {
-  /** forward + backward wall time of each timed iteration. */
-  ms: number[];
-  medianMs: number;
-  minMs: number;
-  /** median process CPU time (all threads: OpenMP, BLAS) per iteration: the work, less sensitive to load. */
-  medianCpuMs: number;
-  loss: number;
-  /** peak of live CPU allocations during one forward + backward, inputs excluded (-1 on CUDA). */
-  peakExtraBytes: number;
-  cpuIsa: 'avx2' | 'generic';
-  impl: LossImpl;
-  B: number;
-  D: number;
-}
-
 export interface LossNative {
   /** Loss and gradients for image/text [B, D]; XT_SHAPE / XT_INVALID for bad input. */
   contrastiveLoss(image: Float32Array | Float64Array, text: Float32Array | Float64Array, B: number, D: number,
     opts: LossNativeOptions): Promise<LossNativeResult>;
-  /** Times forward + backward on random correlated embeddings, natively (no JS copies). */
-  benchContrastiveLoss(opts: LossBenchOptions): Promise<LossBenchResult>;
   /** Which CPU kernels the fused loss uses, and whether CUDA kernels are compiled in. */
   lossInfo(): { cpuIsa: 'avx2' | 'generic'; cuda: boolean };
-  /** Tests: use the portable CPU kernels even where AVX2 is available (process-wide). */
-  lossForceGenericCpu(on: boolean): void;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -399,7 +327,11 @@ export interface ImageNative {
     Promise<{ width: number; height: number; data: Uint8Array } | null>;
 }
 
-/** Everything the addon exports. Each native concern adds its interface here. */
+/**
+ * Everything the production addon exports. Each native concern adds its interface here. The test and
+ * benchmark hooks (binding/testing/) are only in xray_torch_testing.node, declared by
+ * test/helpers/native-testing.ts.
+ */
 export type NativeAddon = RuntimeNative & DistNative & ClipNative & LossNative & TrainNative & ImageNative;
 
 // ---------------------------------------------------------------------------------------------

@@ -29,7 +29,8 @@ if (fs.existsSync(local) && !loads(local)) process.exit(0);
 
 if (!fs.existsSync(path.join(root, 'CMakeLists.txt'))) process.exit(0);
 console.log('xray-torch: no prebuilt addon loads here; building from source (needs LibTorch, cmake, g++)');
-const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'build-addon.js')], { cwd: root, stdio: 'inherit' });
+// --production: the addon without the test hooks (binding/testing/ is for a checkout's tests)
+const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'build-addon.js'), '--production'], { cwd: root, stdio: 'inherit' });
 if (r.status !== 0) {
   console.warn(
     'xray-torch: WARNING: the native addon could not be built. Install LibTorch (Debian: apt-get install ' +

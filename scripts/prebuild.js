@@ -14,6 +14,8 @@ const wantCuda = argv.includes('--cuda');
 const env = { ...process.env };
 if (argv.includes('--clean')) env.XRAY_TORCH_CLEAN = '1';
 if (!wantCuda) env.XRAY_TORCH_FORCE_CPU = '1';
+// the production addon only (build-addon.js: XT_TESTING=OFF)
+env.XRAY_TORCH_PRODUCTION = '1';
 
 // `strip` (binutils >= 2.36) rewrites its file in place, and so would a copy over it: a process that has
 // build/Release/xray_torch.node loaded (a test run, a server) would then crash when it touches a page of
@@ -27,11 +29,22 @@ function detach(file) {
 const local = path.join(root, 'build', 'Release', 'xray_torch.node');
 detach(local);
 
+// prebuildify takes the first .node it finds in build/Release: a checkout's testing addon
+// (xray_torch_testing.node, the test hooks) waits outside it meanwhile, so it can never become a prebuild.
+const testing = path.join(root, 'build', 'Release', 'xray_torch_testing.node');
+const parked = path.join(root, 'build', `xray_torch_testing.node.${process.pid}.parked`);
+const park = fs.existsSync(testing);
+if (park) fs.renameSync(testing, parked);
 const prebuildify = require.resolve('prebuildify/bin.js', { paths: [root] });
 const shim = path.join(__dirname, 'cmake-js-shim.js');
-const r = spawnSync(process.execPath, [prebuildify, '--napi', '--strip', '--tag-libc', '--node-gyp', shim], {
-  cwd: root, stdio: 'inherit', env,
-});
+let r;
+try {
+  r = spawnSync(process.execPath, [prebuildify, '--napi', '--strip', '--tag-libc', '--node-gyp', shim], {
+    cwd: root, stdio: 'inherit', env,
+  });
+} finally {
+  if (park) fs.renameSync(parked, testing);
+}
 if (r.status !== 0) process.exit(r.status || 1);
 
 const dir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);

@@ -1,31 +1,23 @@
 // JS binding of the relaxed contrastive loss (lib/loss.ts wraps it):
 //   contrastiveLoss(image, text, B, D, opts) -> Promise<{loss, gradImage, gradText, gradLogitScale}>
-//   benchContrastiveLoss(opts) -> Promise<{...timings, peakExtraBytes}>   (bench/loss.ts)
 //   lossInfo() -> {cpuIsa, cuda}
-//   lossForceGenericCpu(on)   (tests: run the portable CPU kernels on an AVX2 machine)
+// Its test and benchmark hooks (lossForceGenericCpu, a double backward, benchContrastiveLoss) are
+// in binding/testing/loss_hooks.cc: only the testing addon has them.
 #include <napi.h>
 #include <torch/torch.h>
-#include <c10/core/CPUAllocator.h>
 
-#include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <sys/resource.h>
-#include <cstring>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "core/async.h"
 #include "core/errors.h"
 #include "core/registry.h"
 #include "core/tensor_io.h"
+#include "loss/loss_args.h"
 #include "loss/relaxed_loss.h"
 
 namespace xt {
-namespace {
-
-enum class Impl { kFused, kReference };
+namespace loss_js {
 
 Impl ImplArg(const std::string& s) {
   if (s == "fused") return Impl::kFused;
@@ -57,248 +49,93 @@ torch::Tensor RunLoss(Impl impl, const torch::Tensor& img, const torch::Tensor& 
                               : relaxed_contrastive_loss_reference(img, txt, ls, clip, groups);
 }
 
-struct LossResult {
-  double loss;
-  torch::Tensor grad_image, grad_text;
-  double grad_scale;
-};
+LossCall ParseLossCall(const Napi::CallbackInfo& info, const char* fn) {
+  Napi::Env env = info.Env();
+  XT_CHECK(info.Length() >= 5 && info[4].IsObject(), kInvalid,
+           std::string(fn) + "(image, text, B, D, opts): 5 arguments expected");
+  XT_CHECK(info[2].IsNumber() && info[3].IsNumber(), kInvalid, std::string(fn) + ": B and D must be numbers");
+  Napi::Array shape = Napi::Array::New(env, 2);
+  shape.Set(0u, info[2]);
+  shape.Set(1u, info[3]);
+  const std::vector<int64_t> bd = ShapeArg(shape, "shape [B, D]");
+  LossCall c;
+  c.img = TensorFromTypedArray(info[0], bd, "image");
+  c.txt = TensorFromTypedArray(info[1], bd, "text");
+  Napi::Object o = info[4].As<Napi::Object>();
+  XT_CHECK(o.Has("logitScale") && o.Get("logitScale").IsNumber(), kInvalid,
+           "option 'logitScale' (the log-space scale) is required and must be a number");
+  c.logit_scale = o.Get("logitScale").As<Napi::Number>().DoubleValue();
+  c.clip = OptNumber(o, "positiveClip", 1.0);
+  c.impl = ImplArg(OptString(o, "impl", "fused"));
+  c.device = DeviceArg(OptString(o, "device", "cpu"));
+  c.dtype = DtypeArg(OptString(o, "dtype", ""));
+  if (o.Has("groups") && !o.Get("groups").IsUndefined() && !o.Get("groups").IsNull()) {
+    Napi::Value gv = o.Get("groups");
+    XT_CHECK(gv.IsTypedArray() && gv.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array, kInvalid,
+             "option 'groups' must be an Int32Array (one group id per sample)");
+    const int64_t n = static_cast<int64_t>(gv.As<Napi::TypedArray>().ElementLength());
+    c.groups = TensorFromTypedArray(gv, {n}, "groups");
+  }
+  return c;
+}
+
+LossGraph BuildLoss(const LossCall& c) {
+  torch::Tensor i = c.img, t = c.txt;
+  c10::optional<torch::Tensor> g = c.groups;
+  if (c.dtype) {
+    i = i.to(*c.dtype);
+    t = t.to(*c.dtype);
+  }
+  if (c.device.is_cuda()) {
+    i = i.to(c.device);
+    t = t.to(c.device);
+    if (g) g = g->to(c.device);
+  }
+  LossGraph r;
+  r.image = i.detach().requires_grad_(true);
+  r.text = t.detach().requires_grad_(true);
+  const auto ls_dtype = r.image.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+  r.logit_scale = torch::full({}, c.logit_scale, r.image.options().dtype(ls_dtype)).requires_grad_(true);
+  r.loss = RunLoss(c.impl, r.image, r.text, r.logit_scale, c.clip, g);
+  return r;
+}
+
+LossResult ToResult(const LossGraph& g, const std::vector<torch::Tensor>& grads) {
+  LossResult r;
+  r.loss = g.loss.item<double>();
+  r.grad_image = grads[0].to(torch::kCPU);
+  r.grad_text = grads[1].to(torch::kCPU);
+  r.grad_scale = grads[2].item<double>();
+  return r;
+}
+
+Napi::Value LossResultToJs(Napi::Env env, LossResult& r) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("loss", r.loss);
+  out.Set("gradImage", TypedArrayFromTensor(env, r.grad_image));
+  out.Set("gradText", TypedArrayFromTensor(env, r.grad_text));
+  out.Set("gradLogitScale", r.grad_scale);
+  return out;
+}
+
+}  // namespace loss_js
+
+namespace {
+
+using namespace loss_js;
 
 // contrastiveLoss(image, text, B, D, {logitScale, positiveClip, groups, impl, device, dtype})
 Napi::Value ContrastiveLoss(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&]() -> Napi::Value {
-    XT_CHECK(info.Length() >= 5 && info[4].IsObject(), kInvalid,
-             "contrastiveLoss(image, text, B, D, opts): 5 arguments expected");
-    XT_CHECK(info[2].IsNumber() && info[3].IsNumber(), kInvalid, "contrastiveLoss: B and D must be numbers");
-    Napi::Array shape = Napi::Array::New(env, 2);
-    shape.Set(0u, info[2]);
-    shape.Set(1u, info[3]);
-    const std::vector<int64_t> bd = ShapeArg(shape, "shape [B, D]");
-    torch::Tensor img = TensorFromTypedArray(info[0], bd, "image");
-    torch::Tensor txt = TensorFromTypedArray(info[1], bd, "text");
-    Napi::Object o = info[4].As<Napi::Object>();
-    XT_CHECK(o.Has("logitScale") && o.Get("logitScale").IsNumber(), kInvalid,
-             "option 'logitScale' (the log-space scale) is required and must be a number");
-    const double logit_scale = o.Get("logitScale").As<Napi::Number>().DoubleValue();
-    const double clip = OptNumber(o, "positiveClip", 1.0);
-    const Impl impl = ImplArg(OptString(o, "impl", "fused"));
-    const torch::Device device = DeviceArg(OptString(o, "device", "cpu"));
-    const c10::optional<torch::ScalarType> dtype = DtypeArg(OptString(o, "dtype", ""));
-    // tests: run backward twice (retain_graph) and return the second gradients
-    const bool repeat_backward = OptBool(o, "repeatBackward", false);
-    c10::optional<torch::Tensor> groups;
-    if (o.Has("groups") && !o.Get("groups").IsUndefined() && !o.Get("groups").IsNull()) {
-      Napi::Value gv = o.Get("groups");
-      XT_CHECK(gv.IsTypedArray() && gv.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array, kInvalid,
-               "option 'groups' must be an Int32Array (one group id per sample)");
-      const int64_t n = static_cast<int64_t>(gv.As<Napi::TypedArray>().ElementLength());
-      groups = TensorFromTypedArray(gv, {n}, "groups");
-    }
+    LossCall call = ParseLossCall(info, "contrastiveLoss");
     return RunAsync<LossResult>(
         env, "xt.contrastiveLoss",
-        [=]() {
-          torch::Tensor i = img, t = txt;
-          c10::optional<torch::Tensor> g = groups;
-          if (dtype) {
-            i = i.to(*dtype);
-            t = t.to(*dtype);
-          }
-          if (device.is_cuda()) {
-            i = i.to(device);
-            t = t.to(device);
-            if (g) g = g->to(device);
-          }
-          i = i.detach().requires_grad_(true);
-          t = t.detach().requires_grad_(true);
-          const auto ls_dtype = i.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
-          torch::Tensor ls = torch::full({}, logit_scale, i.options().dtype(ls_dtype)).requires_grad_(true);
-          torch::Tensor loss = RunLoss(impl, i, t, ls, clip, g);
-          auto grads = torch::autograd::grad({loss}, {i, t, ls}, {}, /*retain_graph=*/repeat_backward);
-          if (repeat_backward) grads = torch::autograd::grad({loss}, {i, t, ls});
-          LossResult r;
-          r.loss = loss.item<double>();
-          r.grad_image = grads[0].to(torch::kCPU);
-          r.grad_text = grads[1].to(torch::kCPU);
-          r.grad_scale = grads[2].item<double>();
-          return r;
+        [call]() {
+          LossGraph g = BuildLoss(call);
+          return ToResult(g, torch::autograd::grad({g.loss}, {g.image, g.text, g.logit_scale}));
         },
-        [](Napi::Env env, LossResult& r) -> Napi::Value {
-          Napi::Object out = Napi::Object::New(env);
-          out.Set("loss", r.loss);
-          out.Set("gradImage", TypedArrayFromTensor(env, r.grad_image));
-          out.Set("gradText", TypedArrayFromTensor(env, r.grad_text));
-          out.Set("gradLogitScale", r.grad_scale);
-          return out;
-        });
-  });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Benchmark support: a CPU allocator wrapper that measures the peak of live bytes.
-// ---------------------------------------------------------------------------------------------
-struct TrackState {
-  std::atomic<int64_t> live{0};
-  std::atomic<int64_t> peak{0};
-};
-
-struct TrackCtx {
-  c10::DataPtr inner;
-  size_t n;
-  TrackState* state;
-};
-
-void TrackDelete(void* p) {
-  auto* c = static_cast<TrackCtx*>(p);
-  c->state->live.fetch_sub(static_cast<int64_t>(c->n));
-  delete c;
-}
-
-c10::DataPtr TrackAllocate(c10::Allocator* base, TrackState* st, size_t n) {
-  c10::DataPtr inner = base->allocate(n);
-  void* data = inner.get();
-  c10::Device dev = inner.device();
-  auto* ctx = new TrackCtx{std::move(inner), n, st};
-  int64_t now = st->live.fetch_add(static_cast<int64_t>(n)) + static_cast<int64_t>(n);
-  int64_t prev = st->peak.load();
-  while (now > prev && !st->peak.compare_exchange_weak(prev, now)) {
-  }
-  return {data, ctx, &TrackDelete, dev};
-}
-
-// LibTorch 1.x declares Allocator::allocate const; 2.x does not (and adds copy_data). Both
-// variants are class templates so that only the one matching this LibTorch is instantiated.
-constexpr bool kAllocateIsConst =
-    std::is_same<decltype(&c10::Allocator::allocate), c10::DataPtr (c10::Allocator::*)(size_t) const>::value;
-
-template <bool kConst, typename Dummy = void>
-struct TrackingAllocator;
-
-template <typename Dummy>
-struct TrackingAllocator<true, Dummy> : c10::Allocator {
-  c10::Allocator* base = nullptr;
-  mutable TrackState st;
-  c10::DataPtr allocate(size_t n) const override { return TrackAllocate(base, &st, n); }
-  void copy_data(void* dest, const void* src, size_t count) const { std::memcpy(dest, src, count); }
-};
-
-template <typename Dummy>
-struct TrackingAllocator<false, Dummy> : c10::Allocator {
-  c10::Allocator* base = nullptr;
-  mutable TrackState st;
-  c10::DataPtr allocate(size_t n) override { return TrackAllocate(base, &st, n); }
-  void copy_data(void* dest, const void* src, size_t count) const { std::memcpy(dest, src, count); }
-};
-
-using Tracker = TrackingAllocator<kAllocateIsConst>;
-
-double ProcessCpuMs() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3;
-}
-
-struct BenchResult {
-  std::vector<double> ms;
-  std::vector<double> cpu_ms;  // process CPU time (all threads) per iteration
-  double loss;
-  int64_t peak_extra_bytes;  // -1 when not measured (CUDA)
-  std::string isa;
-};
-
-// benchContrastiveLoss({B, D, iters, warmup, impl, dtype, device, positiveClip, logitScale, groups, threads})
-Napi::Value BenchContrastiveLoss(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return Guard(env, [&]() -> Napi::Value {
-    XT_CHECK(info.Length() >= 1 && info[0].IsObject(), kInvalid, "benchContrastiveLoss(opts): options expected");
-    Napi::Object o = info[0].As<Napi::Object>();
-    const int64_t B = static_cast<int64_t>(OptNumber(o, "B", 1024));
-    const int64_t D = static_cast<int64_t>(OptNumber(o, "D", 512));
-    const int iters = static_cast<int>(OptNumber(o, "iters", 10));
-    const int warmup = static_cast<int>(OptNumber(o, "warmup", 2));
-    const double clip = OptNumber(o, "positiveClip", 0.8);
-    const double logit_scale = OptNumber(o, "logitScale", 2.6592);
-    const double group_size = OptNumber(o, "groupSize", 1);  // >1: ids i / groupSize (multi-positive)
-    const Impl impl = ImplArg(OptString(o, "impl", "fused"));
-    const torch::Device device = DeviceArg(OptString(o, "device", "cpu"));
-    const torch::ScalarType dtype = DtypeArg(OptString(o, "dtype", "float32")).value_or(torch::kFloat32);
-    XT_CHECK(B >= 1 && B <= 65536 && D >= 1 && D <= 65536, kInvalid, "benchContrastiveLoss: B, D must be 1..65536");
-    XT_CHECK(iters >= 1 && iters <= 10000 && warmup >= 0 && warmup <= 1000, kInvalid,
-             "benchContrastiveLoss: iters 1..10000, warmup 0..1000");
-    XT_CHECK(group_size >= 1, kInvalid, "benchContrastiveLoss: groupSize must be >= 1");
-    return RunAsync<BenchResult>(
-        env, "xt.benchContrastiveLoss",
-        [=]() {
-          auto gen = at::detail::createCPUGenerator(20240607);
-          auto opts = torch::TensorOptions().dtype(torch::kFloat32);
-          // correlated pairs, like a partly trained model
-          torch::Tensor base = torch::randn({B, D}, gen, opts);
-          torch::Tensor img0 = (base + 0.8 * torch::randn({B, D}, gen, opts)).to(device, dtype);
-          torch::Tensor txt0 = (base + 0.8 * torch::randn({B, D}, gen, opts)).to(device, dtype);
-          c10::optional<torch::Tensor> groups;
-          if (group_size > 1)
-            groups = torch::floor(torch::arange(B, torch::kFloat64) / group_size).to(torch::kInt32).to(device);
-          const auto ls_dtype = dtype == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
-          auto step = [&]() {
-            torch::Tensor i = img0.detach().requires_grad_(true);
-            torch::Tensor t = txt0.detach().requires_grad_(true);
-            torch::Tensor ls = torch::full({}, logit_scale, img0.options().dtype(ls_dtype)).requires_grad_(true);
-            torch::Tensor loss = RunLoss(impl, i, t, ls, clip, groups);
-            auto g = torch::autograd::grad({loss}, {i, t, ls});
-            if (device.is_cuda()) torch::cuda::synchronize();
-            return loss.item<double>();
-          };
-          BenchResult r;
-          r.isa = relaxed_loss_cpu_isa();
-          for (int k = 0; k < warmup; ++k) r.loss = step();
-          for (int k = 0; k < iters; ++k) {
-            auto t0 = std::chrono::steady_clock::now();
-            const double c0 = ProcessCpuMs();
-            r.loss = step();
-            r.cpu_ms.push_back(ProcessCpuMs() - c0);
-            r.ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-          }
-          r.peak_extra_bytes = -1;
-          if (!device.is_cuda()) {
-            // one more step with every CPU allocation counted (inputs already exist; the cached
-            // similarity buffer is released first so that it is counted too)
-            relaxed_loss_release_cache();
-            static Tracker tracker;
-            c10::Allocator* prev = c10::GetCPUAllocator();
-            tracker.base = prev;
-            tracker.st.live = 0;
-            tracker.st.peak = 0;
-            c10::SetCPUAllocator(&tracker, 0);
-            try {
-              step();
-            } catch (...) {
-              c10::SetCPUAllocator(prev, 0);
-              throw;
-            }
-            c10::SetCPUAllocator(prev, 0);
-            r.peak_extra_bytes = tracker.st.peak.load();
-          }
-          return r;
-        },
-        [B, D, impl](Napi::Env env, BenchResult& r) -> Napi::Value {
-          Napi::Object out = Napi::Object::New(env);
-          Napi::Array ms = Napi::Array::New(env, r.ms.size());
-          for (size_t k = 0; k < r.ms.size(); ++k) ms.Set(static_cast<uint32_t>(k), r.ms[k]);
-          std::vector<double> sorted = r.ms;
-          std::sort(sorted.begin(), sorted.end());
-          out.Set("ms", ms);
-          out.Set("medianMs", sorted[sorted.size() / 2]);
-          out.Set("minMs", sorted.front());
-          std::vector<double> cpu = r.cpu_ms;
-          std::sort(cpu.begin(), cpu.end());
-          out.Set("medianCpuMs", cpu[cpu.size() / 2]);
-          out.Set("loss", r.loss);
-          out.Set("peakExtraBytes", static_cast<double>(r.peak_extra_bytes));
-          out.Set("cpuIsa", r.isa);
-          out.Set("impl", impl == Impl::kFused ? "fused" : "reference");
-          out.Set("B", static_cast<double>(B));
-          out.Set("D", static_cast<double>(D));
-          return out;
-        });
+        [](Napi::Env env, LossResult& r) -> Napi::Value { return LossResultToJs(env, r); });
   });
 }
 
@@ -316,20 +153,9 @@ Napi::Value LossInfo(const Napi::CallbackInfo& info) {
   });
 }
 
-Napi::Value LossForceGenericCpu(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return Guard(env, [&]() -> Napi::Value {
-    XT_CHECK(info.Length() >= 1 && info[0].IsBoolean(), kInvalid, "lossForceGenericCpu(on: boolean)");
-    relaxed_loss_force_generic_cpu(info[0].As<Napi::Boolean>().Value());
-    return env.Undefined();
-  });
-}
-
 void InitLoss(Napi::Env env, Napi::Object exports) {
   exports.Set("contrastiveLoss", Napi::Function::New(env, ContrastiveLoss, "contrastiveLoss"));
-  exports.Set("benchContrastiveLoss", Napi::Function::New(env, BenchContrastiveLoss, "benchContrastiveLoss"));
   exports.Set("lossInfo", Napi::Function::New(env, LossInfo, "lossInfo"));
-  exports.Set("lossForceGenericCpu", Napi::Function::New(env, LossForceGenericCpu, "lossForceGenericCpu"));
 }
 
 }  // namespace

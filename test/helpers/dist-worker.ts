@@ -8,6 +8,7 @@
  */
 import { maybeLaunch } from '../../lib/distributed/launcher';
 import { initDistributed, distNative } from '../../lib/distributed';
+import { hooks } from './native-testing';
 import {
   STEP, stepBatch, rowsOf, REDUCER_SHAPES, reducerCoeffs, reducerUnused, REDUCER_BUCKETS,
 } from './dist-data';
@@ -28,15 +29,15 @@ async function worker(mode: string): Promise<void> {
       t: rowsOf(t, rank, worldSize, STEP.inDim),
       rows, inDim: STEP.inDim, wi, wt, outDim: STEP.outDim, logitScale: STEP.logitScale,
     };
-    const overlapped = await d.testContrastiveStep({ ...common, op: 'mean' });
-    const after = await d.testContrastiveStep({ ...common, op: 'mean', prepare: false });
+    const overlapped = await hooks().distContrastiveStep({ ...common, op: 'mean' });
+    const after = await hooks().distContrastiveStep({ ...common, op: 'mean', prepare: false });
     const out = (r: typeof overlapped) => ({
       loss: r.loss, gathered: plain(r.gathered), gradWi: plain(r.gradWi), gradWt: plain(r.gradWt),
       gradLogitScale: r.gradLogitScale, stats: r.stats,
     });
     print({ rank, info, overlapped: out(overlapped), after: out(after) });
   } else if (mode === 'reducer') {
-    const r = await d.testReducer({
+    const r = await hooks().distReducer({
       shapes: REDUCER_SHAPES, coeffs: reducerCoeffs(rank), unused: reducerUnused(rank), op: 'sum',
       bucketBytes: REDUCER_BUCKETS.bucketBytes, firstBucketBytes: REDUCER_BUCKETS.firstBucketBytes,
     });

@@ -9,6 +9,7 @@ import * as path from 'path';
 import { native } from '../../lib/native';
 import type { DistNative } from '../../lib/native';
 import { freePort } from '../../lib/distributed/launcher';
+import { hooks } from '../helpers/native-testing';
 import {
   STEP, stepBatch, REDUCER_SHAPES, reducerCoeffs, reducerUnused, REDUCER_BUCKETS,
 } from '../helpers/dist-data';
@@ -99,7 +100,7 @@ describe('dist (c10d Gloo, 2 processes on loopback)', function () {
 
     // One process (no group: the gather is the identity) on the whole global batch.
     const { x, t, wi, wt } = stepBatch();
-    const ref = await d.testContrastiveStep({
+    const ref = await hooks().distContrastiveStep({
       x, t, rows: STEP.global, inDim: STEP.inDim, wi, wt, outDim: STEP.outDim, logitScale: STEP.logitScale,
     });
     assert.ok(ref.loss > 0 && Number.isFinite(ref.loss));

@@ -4,6 +4,7 @@ import { spawnSync } from 'child_process';
 import * as path from 'path';
 import { loadAddon, native, isXtError } from '../../lib/native';
 import { repoRoot } from '../helpers/shared';
+import { hooks } from '../helpers/native-testing';
 
 const cli = path.join(repoRoot, 'bin', 'xray-torch.js');
 
@@ -21,13 +22,13 @@ describe('native addon', () => {
   it('computes a real product asynchronously', async () => {
     const a = new Float32Array([1, 2, 3, 4, 5, 6]); // 2x3
     const b = new Float32Array([7, 8, 9, 10, 11, 12]); // 3x2
-    const r = await native().matmul(a, [2, 3], b, [3, 2]);
+    const r = await hooks().matmul(a, [2, 3], b, [3, 2]);
     assert.deepEqual(r.shape, [2, 2]);
     assert.deepEqual(Array.from(r.data), [58, 64, 139, 154]);
   });
 
   it('rejects a bad call with a coded Error and no C++ backtrace', async () => {
-    await assert.rejects(native().matmul(new Float32Array(6), [2, 3], new Float32Array(6), [2, 3]), (e: unknown) => {
+    await assert.rejects(hooks().matmul(new Float32Array(6), [2, 3], new Float32Array(6), [2, 3]), (e: unknown) => {
       assert.ok(isXtError(e));
       assert.equal(e.code, 'XT_SHAPE');
       assert.match(e.message, /cannot be multiplied/);
@@ -37,13 +38,13 @@ describe('native addon', () => {
   });
 
   it('throws XT_SHAPE when data does not fit the shape, and XT_INVALID for wrong types', () => {
-    assert.throws(() => native().matmul(new Float32Array(5), [2, 3], new Float32Array(6), [3, 2]), (e: unknown) => {
+    assert.throws(() => hooks().matmul(new Float32Array(5), [2, 3], new Float32Array(6), [3, 2]), (e: unknown) => {
       assert.ok(isXtError(e));
       assert.equal(e.code, 'XT_SHAPE');
       assert.match(e.message, /^a: 5 elements do not fit shape \[2,3\]/);
       return true;
     });
-    assert.throws(() => native().matmul([1, 2] as unknown as Float32Array, [1, 2], new Float32Array(2), [2, 1]),
+    assert.throws(() => hooks().matmul([1, 2] as unknown as Float32Array, [1, 2], new Float32Array(2), [2, 1]),
       (e: unknown) => isXtError(e) && e.code === 'XT_INVALID');
     assert.throws(() => native().setThreads(0), (e: unknown) => isXtError(e) && e.code === 'XT_INVALID');
   });
@@ -52,10 +53,11 @@ describe('native addon', () => {
     const script = `
       const { native } = require(${JSON.stringify(path.join(repoRoot, 'dist', 'lib', 'native.js'))});
       const n = native();
+      const t = n.testing;  // the child inherits XRAY_TORCH_ADDON: the testing addon (helpers/native-testing)
       const bad = [
-        () => n.matmul(new Float32Array(6), [2, 3], new Float32Array(6), [2, 3]),
-        () => n.matmul(null, [2, 3], new Float32Array(6), [3, 2]),
-        () => n.matmul(new Float32Array(6), [2, -3], new Float32Array(6), [3, 2]),
+        () => t.matmul(new Float32Array(6), [2, 3], new Float32Array(6), [2, 3]),
+        () => t.matmul(null, [2, 3], new Float32Array(6), [3, 2]),
+        () => t.matmul(new Float32Array(6), [2, -3], new Float32Array(6), [3, 2]),
         () => n.benchMatmul(-1, 1),
         () => n.setThreads('x'),
       ];
@@ -103,7 +105,7 @@ describe('native addon', () => {
 
   it('runs concurrent native calls to completion', async () => {
     const jobs = Array.from({ length: 8 }, (_, i) =>
-      native().matmul(new Float32Array([i, 1]), [1, 2], new Float32Array([1, i]), [2, 1]));
+      hooks().matmul(new Float32Array([i, 1]), [1, 2], new Float32Array([1, i]), [2, 1]));
     const out = await Promise.all(jobs);
     out.forEach((r, i) => assert.equal(r.data[0], 2 * i));
   });

@@ -8,6 +8,7 @@ import { contrastiveLoss, groupIdsFromTexts } from '../../lib/loss';
 import { native, isXtError, XtErrorCode } from '../../lib/native';
 import { readSafetensors, SafetensorsFile } from '../../lib/io/safetensors';
 import { requireShared } from '../helpers/shared';
+import { hooks } from '../helpers/native-testing';
 
 type F = Float32Array | Float64Array;
 
@@ -104,13 +105,13 @@ describe('relaxed contrastive loss (native)', function () {
     assert.equal(cases.length, 4);
   });
 
-  after(() => native().lossForceGenericCpu(false));
+  after(() => hooks().lossForceGenericCpu(false));
 
   const kernels: ('default' | 'generic')[] = ['default', 'generic'];
   for (const k of kernels) {
     describe(`shared fixtures, ${k} CPU kernels`, () => {
-      before(() => native().lossForceGenericCpu(k === 'generic'));
-      after(() => native().lossForceGenericCpu(false));
+      before(() => hooks().lossForceGenericCpu(k === 'generic'));
+      after(() => hooks().lossForceGenericCpu(false));
 
       it('reports which kernels run', () => {
         const info = native().lossInfo();
@@ -204,7 +205,7 @@ describe('relaxed contrastive loss (native)', function () {
     for (const T of [Float64Array, Float32Array]) {
       const opts = { logitScale: 3.0, positiveClip: 0.3, groups };
       const once = await native().contrastiveLoss(T.from(image), T.from(text), B, D, opts);
-      const twice = await native().contrastiveLoss(T.from(image), T.from(text), B, D, { ...opts, repeatBackward: true });
+      const twice = await hooks().contrastiveLossTwice(T.from(image), T.from(text), B, D, opts);
       assert.equal(twice.loss, once.loss);
       assert.deepEqual(Array.from(twice.gradImage), Array.from(once.gradImage));
       assert.deepEqual(Array.from(twice.gradText), Array.from(once.gradText));
@@ -235,7 +236,7 @@ describe('relaxed contrastive loss (native)', function () {
     const groups = Int32Array.from(ids);
     for (const k of kernels) {
       it(`fp64 and fp32 (${k} kernels), clip 0.4`, async () => {
-        native().lossForceGenericCpu(k === 'generic');
+        hooks().lossForceGenericCpu(k === 'generic');
         try {
           const { image, text } = pairs(B, D, 3, 0.6);
           const opts = { logitScale: 3.3, positiveClip: 0.4, groups };
@@ -253,7 +254,7 @@ describe('relaxed contrastive loss (native)', function () {
           const plain = await contrastiveLoss(image, text, [B, D], { logitScale: 3.3, positiveClip: 0.4 });
           assert.ok(Math.abs(plain.loss - fused.loss) > 1e-3);
         } finally {
-          native().lossForceGenericCpu(false);
+          hooks().lossForceGenericCpu(false);
         }
       });
     }
