@@ -21,9 +21,7 @@ export type { ConvertResult } from './model/convert';
 export { contrastiveLoss, groupIdsFromTexts } from './loss';
 export type { ContrastiveLossOptions, ContrastiveLossResult } from './loss';
 export type { LossImpl, LossDevice, LossComputeDtype } from './native';
-export {
-  readSafetensors, readSafetensorsSync, parseSafetensors, serializeSafetensors, writeSafetensors, SafetensorsFile,
-} from './io/safetensors';
-export type { SafetensorsDtype, SafeTensor, SafeTensorInput, SafetensorsEntry } from './io/safetensors';
+export { readSafetensors, writeSafetensors, SafetensorsFile } from './io/safetensors';
+export type { SafetensorsDtype, SafetensorsArray, SafeTensor, SafeTensorInput } from './io/safetensors';
 export * as dist from './distributed';
 export type { DistBackend, DistInfo, DistInitOptions, DistReduceOp } from './native';

@@ -206,7 +206,10 @@ export interface ClipNative {
   clipPresets(): string[];
   clipPresetConfig(name: string): ClipConfig;
   clipInfo(): { fusedAttention: boolean };
-  /** Validating safetensors reader: XT_IO naming the file (and tensor) for any inconsistency. */
+  /**
+   * The package's one safetensors reader (the weight loader's too; lib/io/safetensors.ts types it):
+   * validating, XT_IO naming the file (and tensor) for any inconsistency.
+   */
   readSafetensors(path: string): Promise<{ metadata: Record<string, string>; tensors: Record<string, SafetensorsTensor> }>;
   /** Detect a weight file/folder's format and configuration without loading it. */
   inspectWeights(path: string): Promise<WeightsInfo>;
@@ -225,6 +228,13 @@ export interface LossNativeOptions {
   /** positive-pair clip in [-1, 1] (default 1: plain CLIP). */
   positiveClip?: number;
   /** one group id per sample; same id = positive pair. */
+  /**
+   * The package's one safetensors writer (model saving's too), atomic. `dtype` is required here
+   * (lib/io/safetensors.ts derives it); numbers store as F64/F32/F16/BF16, integers as I64..I8/U8/BOOL
+   * when they fit. XT_INVALID / XT_SHAPE naming the tensor, XT_IO naming the file.
+   */
+  writeSafetensors(path: string, tensors: { name: string; dtype: string; shape: number[]; data: SafetensorsTensor['data'] }[],
+    metadata?: Record<string, string>): Promise<void>;
   groups?: Int32Array | null;
   impl?: LossImpl;
   device?: LossDevice;

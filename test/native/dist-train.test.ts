@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { generateSynthetic } from '../../lib/data/synth';
-import { readSafetensorsSync } from '../../lib/io/safetensors';
+import { readSafetensors } from '../../lib/io/safetensors';
 import { repoRoot } from '../helpers/shared';
 
 const cli = path.join(repoRoot, 'bin', 'xray-torch.js');
@@ -30,7 +30,7 @@ describe('data-parallel training (2 Gloo processes vs 1 process)', function () {
   });
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-  it('gives the same losses and final weights as one process at the global batch', () => {
+  it('gives the same losses and final weights as one process at the global batch', async () => {
     const common = ['train', '--data', manifest, '--model', 'scratch:tiny', '--steps', '4', '--seed', '5', '--lr', '1e-3',
       '--warmup', '1', '--vocab-size', '600', '--context-length', '24', '--no-validate', '--quiet'];
     const env = { ...process.env, XRAY_TORCH_DIST_TIMEOUT: '60' };
@@ -45,8 +45,8 @@ describe('data-parallel training (2 Gloo processes vs 1 process)', function () {
     assert.equal(b.length, 4, 'only rank 0 logs, once per step');
     a.forEach((x, i) => assert.ok(Math.abs(x - b[i]) <= 1e-5 * Math.abs(x) + 1e-6, `step ${i + 1}: ${x} vs ${b[i]}`));
 
-    const wa = readSafetensorsSync(path.join(tmp, 'one', 'model.safetensors'));
-    const wb = readSafetensorsSync(path.join(tmp, 'two', 'model.safetensors'));
+    const wa = await readSafetensors(path.join(tmp, 'one', 'model.safetensors'));
+    const wb = await readSafetensors(path.join(tmp, 'two', 'model.safetensors'));
     const names = wa.names;
     assert.deepEqual(wb.names.slice().sort(), names.slice().sort());
     let worst = 0;
