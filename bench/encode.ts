@@ -3,7 +3,9 @@
  * OpenAI's CLIP code in PyTorch-in-Python (bench/python/encode_vitb32.py, Debian python3-torch
  * 1.13.1 = the same LibTorch), running the same weights (random CLIP init from our side, saved
  * as OpenAI-named safetensors and loaded by the Python model) on the same pixels, with the same
- * number of intra-op threads, both in inference mode.
+ * number of intra-op threads, both in inference mode. Ours takes the 8-bit grey pixels [32, 224, 224] (as
+ * the decoders give them; normalised and expanded to 3 channels natively, inside the timed call), Python
+ * their normalised float expansion [32, 3, 224, 224] (what its DataLoader hands to the model).
  *
  * The Python model stays loaded in a child process (--serve) and the two sides alternate single
  * batches (ours, Python, ours, Python, ...): both see the same momentary load of these shared
@@ -20,6 +22,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { native } from '../lib/native';
 import { ClipModel } from '../lib/model/clip';
+import { greyToCHW } from '../lib/data/images';
 import { median, pseudoNormal, runStandalone } from './util';
 import type { BenchModule, BenchResult } from './types';
 
@@ -36,7 +39,8 @@ const BATCH = 32;
 const SIZE = 224;
 
 
-const pixels = (n: number): Float32Array => pseudoNormal(n, 0x9e3779b9);
+/** 8-bit grey pixels around mid-grey (pseudo-normal, clamped). */
+const greyPixels = (n: number): Uint8Array => Uint8Array.from(pseudoNormal(n, 0x9e3779b9), (x) => Math.max(0, Math.min(255, Math.round(128 + 48 * x))));
 
 /** The Python baseline as a resident child answering one command per line. */
 class PyServer {
@@ -89,10 +93,13 @@ export const bench: BenchModule = {
       const model = await ClipModel.create('ViT-B-32', { seed: 0 });
       const weights = path.join(dir, 'vitb32.safetensors');
       await model.save(weights, { layout: 'openai', dtype: 'float32' });
-      const px = pixels(BATCH * 3 * SIZE * SIZE);
+      const px = greyPixels(BATCH * SIZE * SIZE);
+      const f32 = new Float32Array(BATCH * 3 * SIZE * SIZE);
+      for (let b = 0; b < BATCH; b++)
+        greyToCHW({ width: SIZE, height: SIZE, data: px.subarray(b * SIZE * SIZE, (b + 1) * SIZE * SIZE) }, f32, b * 3 * SIZE * SIZE);
       const pxFile = path.join(dir, 'pixels.f32');
-      fs.writeFileSync(pxFile, Buffer.from(px.buffer, px.byteOffset, px.byteLength));
-      const shape = [BATCH, 3, SIZE, SIZE];
+      fs.writeFileSync(pxFile, Buffer.from(f32.buffer, f32.byteOffset, f32.byteLength));
+      const shape = [BATCH, SIZE, SIZE];
 
       py = new PyServer(['--weights', weights, '--pixels', pxFile, '--batch', String(BATCH), '--size', String(SIZE),
         '--threads', String(threads), '--warmup', '1']);

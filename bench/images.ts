@@ -1,9 +1,10 @@
 /**
- * Image pipeline speed, side by side in one run: decode + CLIP preprocessing (shorter side → 224
- * bicubic, centre crop, grey → 3 channels, mean/std) of 512² PNG and JPEG chest radiographs into
- * batches of NCHW float tensors, through our streaming DataLoader (sharp/libvips, grey all the way,
- * JPEG shrink-on-load) against a PyTorch DataLoader with PIL + torchvision transforms and 2 workers
- * (bench/python/images_dataloader.py, Debian python3-torchvision) on the same files.
+ * Image pipeline speed, side by side in one run: decode + resize of 512² PNG and JPEG chest radiographs
+ * (shorter side → 224 bicubic, centre crop) into model-input batches, through our streaming DataLoader
+ * (the native decoder or sharp/libvips, grey all the way, JPEG shrink-on-load) against a PyTorch DataLoader
+ * with PIL + torchvision transforms and 2 workers (bench/python/images_dataloader.py, Debian
+ * python3-torchvision) on the same files. Our batches are 8-bit grey [32, 224, 224] (the encoders take them
+ * as they are and normalise natively, issue 15); Python's are normalised float [32, 3, 224, 224].
  * The files are made from the two real NIH ChestX-ray14 PNGs in ../shared/data/images (crops, flips,
  * small rotations and gamma changes, re-encoded at 512² so that each file differs).
  */
@@ -12,8 +13,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
-import { DataLoader } from '../lib/data/loader';
-import { imageBackend, setImageBackend } from '../lib/data/images';
+import { DataLoader } from '../lib/image/loader';
+import { imageBackend, setImageBackend } from '../lib/image/decode';
 import type { StudyRecord } from '../lib/data/types';
 import { sharedPath } from '../test/helpers/shared';
 import type { BenchModule, BenchResult, BenchRow } from './types';
@@ -125,7 +126,7 @@ export const bench: BenchModule = {
       const rows: BenchRow[] = [];
       const add = (label: string, r: Run | undefined, py: PyExt, target?: number) => {
         if (!r) return;
-        rows.push({ metric: `${label} → [32,3,224,224]: images/s`, ours: +r.imagesPerS.toFixed(1), baseline: +py.images_per_s.toFixed(1), unit: 'images/s', higherIsBetter: true, target });
+        rows.push({ metric: `${label} → ours grey [32,224,224] / Python [32,3,224,224]: images/s`, ours: +r.imagesPerS.toFixed(1), baseline: +py.images_per_s.toFixed(1), unit: 'images/s', higherIsBetter: true, target });
         rows.push({ metric: `${label}: CPU per image (all threads/processes)`, ours: +r.cpuMsPerImage.toFixed(2), baseline: +py.cpu_ms_per_image.toFixed(2), unit: 'ms', higherIsBetter: false });
       };
       add('512² PNG, native decoder', res.nativePng, best('png'), 2);

@@ -4,7 +4,9 @@
  * (weight decay 0.2, off for biases/norms/embeddings/logit scale), gradient clipping at 1.0, fp32
  * on the CPU, 2 intra-op threads on both sides, in training pairs/s.
  *
- *  (a) pre-decoded tensors: our native step (TrainSessionNative.step on fixed random pixels and
+ *  (a) pre-decoded tensors: our native step (TrainSessionNative.step on fixed random 8-bit grey pixels
+ *      [32, 224, 224], as the loader hands them over, normalised natively; Python gets their normalised
+ *      float expansion [32, 3, 224, 224], what its DataLoader gives) and
  *      tokens: one sentence drawn from each report as `train` draws it; part `a-long` repeats it
  *      with rows of 6 .. context-3 tokens) against the same step in PyTorch-in-Python (bench/python/train_clip.py: OpenAI's
  *      CLIP code, the relaxed loss composed in PyTorch, clip_grad_norm_, torch.optim.AdamW with the
@@ -66,7 +68,8 @@ function rssSelf(): Rss {
 const mib = (kb: number | null | undefined): string => (kb === null || kb === undefined ? '—' : (kb / 1024).toFixed(0));
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 
-const pixels = (n: number): Float32Array => pseudoNormal(n, 0x2545f491);
+/** 8-bit grey pixels around mid-grey (pseudo-normal, clamped). */
+const greyPixels = (n: number): Uint8Array => Uint8Array.from(pseudoNormal(n, 0x2545f491), (x) => Math.max(0, Math.min(255, Math.round(128 + 48 * x))));
 
 /** Token rows as CLIP's tokenize gives them: start, ids, end (the highest id), zeros. */
 function tokens(batch: number, ctx: number, vocab: number): Int32Array {
@@ -162,7 +165,7 @@ async function childTensors(cfg: TensorsChildCfg): Promise<void> {
   const { defaultSessionOptions } = await import('../lib/train/options');
   const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n');
   try {
-    const px = new Float32Array(fs.readFileSync(path.join(cfg.dir, 'pixels.f32')).buffer.slice(0));
+    const px = new Uint8Array(fs.readFileSync(path.join(cfg.dir, 'pixels.u8')));
     const ids = new Int32Array(fs.readFileSync(path.join(cfg.dir, 'tokens.i32')).buffer.slice(0));
     const t0 = Date.now();
     const model = await ClipModel.create('ViT-B-32', { seed: 0, imageSize: SIZE, vocabSize: cfg.vocab, contextLength: CONTEXT });
@@ -182,7 +185,7 @@ async function childTensors(cfg: TensorsChildCfg): Promise<void> {
         const lr = cmd[1] ? Number(cmd[1]) : LR;
         const u0 = process.resourceUsage();
         const t = process.hrtime.bigint();
-        const r = await session.step(px, [BATCH, 3, SIZE, SIZE], ids, [BATCH, cfg.tokenLength ?? CONTEXT], null, lr);
+        const r = await session.step(px, [BATCH, SIZE, SIZE], ids, [BATCH, cfg.tokenLength ?? CONTEXT], null, lr);
         const secs = Number(process.hrtime.bigint() - t) / 1e9;
         const u1 = process.resourceUsage();
         out({
@@ -351,8 +354,13 @@ export const bench: BenchModule = {
       // ---------------- (a) pre-decoded tensors ----------------
       // Run twice: token rows as train() draws them (one sentence per report: what the method
       // trains on), and long rows (6 .. context-3 content tokens, most of the context in use).
-      const px = pixels(BATCH * 3 * SIZE * SIZE);
-      fs.writeFileSync(path.join(dir, 'pixels.f32'), Buffer.from(px.buffer, px.byteOffset, px.byteLength));
+      const { greyToCHW } = await import('../lib/data/images');
+      const px = greyPixels(BATCH * SIZE * SIZE);
+      fs.writeFileSync(path.join(dir, 'pixels.u8'), px);
+      const f32 = new Float32Array(BATCH * 3 * SIZE * SIZE);
+      for (let b = 0; b < BATCH; b++)
+        greyToCHW({ width: SIZE, height: SIZE, data: px.subarray(b * SIZE * SIZE, (b + 1) * SIZE * SIZE) }, f32, b * 3 * SIZE * SIZE);
+      fs.writeFileSync(path.join(dir, 'pixels.f32'), Buffer.from(f32.buffer, f32.byteOffset, f32.byteLength));
       const partA = async (tag: string, ids: Int32Array, what: string): Promise<void> => {
         fs.writeFileSync(path.join(dir, 'tokens.i32'), Buffer.from(ids.buffer, ids.byteOffset, ids.byteLength));
         notes.push(`(a${tag}) token rows: ${what}; ${textLengths(ids, CONTEXT)}.`);

@@ -5,6 +5,7 @@ export { doctor, formatDoctor, detectBlas } from './runtime/doctor';
 export type { DoctorReport } from './runtime/doctor';
 export { setThreads } from './runtime/threads';
 export * from './data';
+export * from './image';
 export * from './eval';
 export * from './text';
 export { ClipModel, loadModel } from './model/clip';

@@ -153,6 +153,19 @@ export interface ClipConfig {
   layerNormEps: number;
 }
 
+/**
+ * Image input of encodeImages, logits, step and evalLoss: 8-bit grey pixels, `Uint8Array` [n, H, W] (what the
+ * decoders give; 1 byte per pixel crosses into the addon, which normalises with the model's mean/std and
+ * expands to 3 channels), or already normalised `Float32Array` [n, 3, H, W].
+ */
+export type PixelArray = Uint8Array | Float32Array;
+
+/** The normalisation of 8-bit grey input, per input channel: (v / 255 − mean[c]) / std[c]. Default: CLIP's. */
+export interface PixelNorm {
+  mean?: readonly [number, number, number] | number[];
+  std?: readonly [number, number, number] | number[];
+}
+
 /** A native CLIP model (created by clipCreate / clipLoad). Calls on one model are serialised. */
 export interface ClipModelNative {
   readonly config: ClipConfig;
@@ -169,12 +182,16 @@ export interface ClipModelNative {
   readonly disposed: boolean;
   parameterNames(): string[];
   getParameter(name: string): Promise<TensorResult<Float32Array>>;
-  /** [n, 3, R, R] normalised pixels -> [n, embedDim], projected, not normalised. XT_SHAPE on a wrong shape. */
-  encodeImages(pixels: Float32Array, shape: number[]): Promise<TensorResult<Float32Array>>;
+  /**
+   * Pixels -> [n, embedDim], projected, not normalised: 8-bit grey `Uint8Array` [n, R, R] (normalised natively
+   * with the model's mean/std, expanded to 3 channels) or normalised `Float32Array` [n, 3, R, R].
+   * XT_SHAPE on a wrong shape, XT_INVALID on another array type.
+   */
+  encodeImages(pixels: PixelArray, shape: number[]): Promise<TensorResult<Float32Array>>;
   /** [n, L] ids (L <= contextLength) -> [n, embedDim]. XT_INVALID for ids outside the vocabulary. */
   encodeTokens(ids: Int32Array | BigInt64Array, shape: number[]): Promise<TensorResult<Float32Array>>;
-  /** logits_per_image [nImages, nTexts]. */
-  logits(pixels: Float32Array, pixelShape: number[], ids: Int32Array | BigInt64Array, idShape: number[]):
+  /** logits_per_image [nImages, nTexts]; pixels as in encodeImages. */
+  logits(pixels: PixelArray, pixelShape: number[], ids: Int32Array | BigInt64Array, idShape: number[]):
     Promise<TensorResult<Float32Array>>;
   /** Resolves to the weight file written. */
   save(path: string, opts?: { layout?: ClipSaveLayout; dtype?: ClipDtype }): Promise<string>;
@@ -200,9 +217,9 @@ export interface SafetensorsTensor {
 }
 
 export interface ClipNative {
-  clipCreate(preset: string, opts?: { seed?: number; imageSize?: number; vocabSize?: number; contextLength?: number; device?: string; dtype?: ClipDtype }):
+  clipCreate(preset: string, opts?: { seed?: number; imageSize?: number; vocabSize?: number; contextLength?: number; device?: string; dtype?: ClipDtype } & PixelNorm):
     Promise<ClipModelNative>;
-  clipLoad(source: string, opts?: { device?: string; dtype?: ClipDtype }): Promise<ClipModelNative>;
+  clipLoad(source: string, opts?: { device?: string; dtype?: ClipDtype } & PixelNorm): Promise<ClipModelNative>;
   clipPresets(): string[];
   clipPresetConfig(name: string): ClipConfig;
   clipInfo(): { fusedAttention: boolean };
@@ -309,9 +326,10 @@ export interface TrainStepResult {
 
 /** One training session over a model: AdamW state, the fused loss, optional data parallelism. */
 export interface TrainSessionNative {
-  step(pixels: Float32Array, pixelShape: number[], tokens: Int32Array, tokenShape: number[],
+  /** pixels: a `PixelArray` (grey [B, R, R] or normalised [B, 3, R, R]) with its shape. */
+  step(pixels: PixelArray, pixelShape: number[], tokens: Int32Array, tokenShape: number[],
     groups: Int32Array | null, lr: number, sync?: boolean): Promise<TrainStepResult>;
-  evalLoss(pixels: Float32Array, pixelShape: number[], tokens: Int32Array, tokenShape: number[],
+  evalLoss(pixels: PixelArray, pixelShape: number[], tokens: Int32Array, tokenShape: number[],
     groups?: Int32Array | null): Promise<{ loss: number }>;
   saveOptimizer(path: string): Promise<void>;
   loadOptimizer(path: string): Promise<void>;
@@ -330,10 +348,11 @@ export interface TrainNative {
 // ---------------------------------------------------------------------------------------------
 export interface ImageNative {
   /**
-   * JPEG / 8-bit grey PNG to 8-bit grey at a geometry (antialiased bicubic), on libuv's pool.
-   * Resolves null for formats it leaves to sharp; rejects XT_IO / XT_INVALID naming the file.
+   * JPEG / 8-bit grey PNG (a file path, or its bytes: copied, `name` naming them in errors) to 8-bit grey at a
+   * geometry (antialiased bicubic), on libuv's pool. Resolves null for formats it leaves to sharp; rejects
+   * XT_IO / XT_INVALID naming the file.
    */
-  decodeImageGrey?(path: string, size: number, mode: 'crop' | 'pad' | 'shorter' | 'none'):
+  decodeImageGrey?(source: string | Uint8Array, size: number, mode: 'crop' | 'pad' | 'shorter' | 'none', name?: string):
     Promise<{ width: number; height: number; data: Uint8Array } | null>;
 }
 

@@ -220,20 +220,14 @@ class ClipModelWrap : public Napi::ObjectWrap<ClipModelWrap> {
     });
   }
 
+  // encodeImages(pixels, shape): 8-bit grey Uint8Array [n, R, R] (normalised natively with the model's
+  // mean/std) or normalised Float32Array [n, 3, R, R] -> [n, embedDim] (float32).
   Napi::Value EncodeImages(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return Guard(env, [&]() -> Napi::Value {
       CheckAlive();
       XT_CHECK(info.Length() >= 2, kInvalid, "encodeImages(pixels, shape): 2 arguments expected");
-      XT_CHECK(info[0].IsTypedArray() && info[0].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array,
-               kInvalid, "encodeImages: pixels must be a Float32Array");
-      auto pixels = TensorFromTypedArray(info[0], ShapeArg(info[1], "encodeImages: shape"), "encodeImages: pixels");
-      const auto& c = state_->cfg;
-      XT_CHECK(pixels.dim() == 4 && pixels.size(1) == 3 && pixels.size(2) == c.image_resolution &&
-                   pixels.size(3) == c.image_resolution,
-               kShape,
-               "encodeImages: shape must be [n, 3, " + std::to_string(c.image_resolution) + ", " +
-                   std::to_string(c.image_resolution) + "] for this model, got " + c10::str(pixels.sizes()));
+      PixelInput pixels = PixelsArg(info[0], info[1], "encodeImages", state_->cfg.image_resolution);
       CheckComputeDtype(*state_);
       StatePtr st = state_;
       return RunAsync<torch::Tensor>(
@@ -241,8 +235,9 @@ class ClipModelWrap : public Napi::ObjectWrap<ClipModelWrap> {
           [st, pixels]() {
             return WithModel(st, [&](ClipModel& m) {
               c10::InferenceMode im;
-              return Chunked(pixels, 256, [&](const torch::Tensor& x) {
-                return m->encode_image(x.to(st->device)).to(at::kCPU, at::kFloat);
+              return Chunked(pixels.data, 256, [&](const torch::Tensor& x) {
+                auto px = ModelPixels({x, pixels.grey}, st->pixel_norm, st->device, st->dtype);
+                return m->encode_image(px).to(at::kCPU, at::kFloat);
               });
             });
           },
@@ -283,15 +278,13 @@ class ClipModelWrap : public Napi::ObjectWrap<ClipModelWrap> {
     });
   }
 
-  // logits(pixels, pixelShape, ids, idShape) -> logits_per_image [n_images, n_texts] (float32).
+  // logits(pixels, pixelShape, ids, idShape) -> logits_per_image [n_images, n_texts] (float32); pixels as in encodeImages.
   Napi::Value Logits(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return Guard(env, [&]() -> Napi::Value {
       CheckAlive();
       XT_CHECK(info.Length() >= 4, kInvalid, "logits(pixels, pixelShape, ids, idShape): 4 arguments expected");
-      XT_CHECK(info[0].IsTypedArray() && info[0].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array,
-               kInvalid, "logits: pixels must be a Float32Array");
-      auto pixels = TensorFromTypedArray(info[0], ShapeArg(info[1], "logits: pixelShape"), "logits: pixels");
+      PixelInput pixels = PixelsArg(info[0], info[1], "logits", state_->cfg.image_resolution);
       auto ids = IdsArg(info, 2, "logits");
       CheckComputeDtype(*state_);
       StatePtr st = state_;
@@ -300,7 +293,7 @@ class ClipModelWrap : public Napi::ObjectWrap<ClipModelWrap> {
           [st, pixels, ids]() {
             return WithModel(st, [&](ClipModel& m) {
               c10::InferenceMode im;
-              auto img = m->encode_image(pixels.to(st->device)).to(at::kFloat);
+              auto img = m->encode_image(ModelPixels(pixels, st->pixel_norm, st->device, st->dtype)).to(at::kFloat);
               auto txt = m->encode_text(ids).to(at::kFloat);
               return m->logits(img, txt).to(at::kCPU, at::kFloat);
             });
@@ -393,7 +386,8 @@ StatePtr MakeState(ClipModel model, const std::string& format, const std::string
 
 Napi::Value ModelResult(Napi::Env env, StatePtr& st) { return NewModelObject(env, st); }
 
-// clipCreate(preset, {seed?, imageSize?, vocabSize?, contextLength?, device?, dtype?}) -> Promise<ClipModelNative>
+// clipCreate(preset, {seed?, imageSize?, vocabSize?, contextLength?, device?, dtype?, mean?, std?}) -> Promise<ClipModelNative>
+// (mean/std: the normalisation of 8-bit grey input, 3 numbers each; CLIP's by default)
 Napi::Value ClipCreate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&]() -> Napi::Value {
@@ -426,20 +420,23 @@ Napi::Value ClipCreate(const Napi::CallbackInfo& info) {
     }
     at::Device device = ParseDevice(OptString(opts, "device", "cpu"));
     at::ScalarType dtype = io::ParseDtype(OptString(opts, "dtype", "float32"));
+    PixelNorm norm = PixelNormArg(opts, "ClipModel.create");
     return RunAsync<StatePtr>(
         env, "xt.clip.create",
-        [cfg, seed, device, dtype]() {
+        [cfg, seed, device, dtype, norm]() {
           ClipModel m(cfg);
           m->reset_parameters(seed);
           if (dtype != at::kFloat) m->to(dtype);
           if (!device.is_cpu()) m->to(device);
-          return MakeState(std::move(m), "random", "float32", "", device, dtype);
+          StatePtr st = MakeState(std::move(m), "random", "float32", "", device, dtype);
+          st->pixel_norm = norm;
+          return st;
         },
         ModelResult);
   });
 }
 
-// clipLoad(source, {device?, dtype?}) -> Promise<ClipModelNative>
+// clipLoad(source, {device?, dtype?, mean?, std?}) -> Promise<ClipModelNative>
 Napi::Value ClipLoad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&]() -> Napi::Value {
@@ -447,11 +444,14 @@ Napi::Value ClipLoad(const Napi::CallbackInfo& info) {
     Napi::Object opts = OptionsArg(info, 1, "loadModel");
     at::Device device = ParseDevice(OptString(opts, "device", "cpu"));
     at::ScalarType dtype = io::ParseDtype(OptString(opts, "dtype", "float32"));
+    PixelNorm norm = PixelNormArg(opts, "loadModel");
     return RunAsync<StatePtr>(
         env, "xt.clip.load",
-        [source, device, dtype]() {
+        [source, device, dtype, norm]() {
           io::LoadedClip l = io::LoadClip(source, dtype, device);
-          return MakeState(std::move(l.model), l.format, io::DtypeName(l.storage_dtype), source, device, dtype);
+          StatePtr st = MakeState(std::move(l.model), l.format, io::DtypeName(l.storage_dtype), source, device, dtype);
+          st->pixel_norm = norm;
+          return st;
         },
         ModelResult);
   });

@@ -17,6 +17,7 @@
 #include "clip/clip_config.h"
 #include "clip/clip_model.h"
 #include "core/errors.h"
+#include "image/pixels.h"
 
 namespace xt {
 namespace clip {
@@ -34,6 +35,7 @@ struct ModelState {
   int64_t num_params = 0;
   int64_t bytes = 0;
   double logit_scale = 0;  // exp(logit_scale) capped at 100, when created/loaded
+  PixelNorm pixel_norm;    // normalisation of 8-bit grey input (CLIP's unless given at create/load)
   std::atomic<bool> disposed{false};
 
   // Frees the weights; the caller holds mu.

@@ -2,7 +2,8 @@
 // and 8-bit grey PNG (libpng), then an antialiased bicubic resample (PIL's convolution scheme,
 // a = -0.5) straight to the requested geometry, on libuv's thread pool (short jobs: 1-3 ms each).
 //
-//   decodeImageGrey(path, size, mode) -> Promise<{ width, height, data: Uint8Array } | null>
+//   decodeImageGrey(source, size, mode, name?) -> Promise<{ width, height, data: Uint8Array } | null>
+//     source: a file path, or the encoded bytes (Uint8Array/Buffer, copied; `name` then names it in errors)
 //     (JPEG: grey or YCbCr; PNG: 8-bit grey with or without alpha)
 //     mode: 'crop' (shorter side to size, centre crop), 'pad' (longer side to size, centred on black),
 //           'shorter' (shorter side to size, aspect kept), 'none' (as stored).
@@ -10,7 +11,7 @@
 //   Rejects XT_IO (missing/unreadable file) or XT_INVALID (corrupt data), naming the file.
 //
 // Built only when CMake finds libjpeg and libpng (XT_WITH_IMAGE_CODECS); otherwise the module adds
-// nothing and lib/data decodes everything with sharp.
+// nothing and lib/image decodes everything with sharp.
 #include <napi.h>
 
 #include "core/errors.h"
@@ -352,13 +353,14 @@ Grey Fit(const uint8_t* src, int W, int H, int origW, int origH, int size, Mode 
   }
   g.w = g.h = size;
   g.px.resize(static_cast<size_t>(size) * size);
-  Resample(src, W, H, rw, rh, (rw - size) / 2, (rh - size) / 2, size, size, g.px.data(), size);
+  // centre crop: an odd margin leaves its extra pixel on the left/top, as sharp's `cover` + centre does (so the
+  // two decoders agree: test/native/image-parity.test.ts)
+  Resample(src, W, H, rw, rh, (rw - size + 1) / 2, (rh - size + 1) / 2, size, size, g.px.data(), size);
   return g;
 }
 
-// Decode + fit; `unsupported` set when the format is left to sharp.
-Grey DecodeFile(const std::string& path, int size, Mode mode, bool* unsupported) {
-  std::vector<uint8_t> buf = ReadFile(path);
+// Decode + fit; `unsupported` set when the format is left to sharp. `path` names the source in errors.
+Grey DecodeBytes(const std::vector<uint8_t>& buf, const std::string& path, int size, Mode mode, bool* unsupported) {
   *unsupported = false;
   if (buf.size() > 3 && buf[0] == 0xFF && buf[1] == 0xD8 && buf[2] == 0xFF) {
     JpegOut j;
@@ -386,15 +388,18 @@ Grey DecodeFile(const std::string& path, int size, Mode mode, bool* unsupported)
 
 class DecodeWorker : public Napi::AsyncWorker {
  public:
-  DecodeWorker(Napi::Env env, std::string path, int size, Mode mode)
+  // from a file (bytes empty) or from bytes already copied off the JS heap
+  DecodeWorker(Napi::Env env, std::string path, std::vector<uint8_t> bytes, int size, Mode mode)
       : Napi::AsyncWorker(env, "xt.decodeImageGrey"), deferred_(Napi::Promise::Deferred::New(env)),
-        path_(std::move(path)), size_(size), mode_(mode) {}
+        path_(std::move(path)), bytes_(std::move(bytes)), from_file_(bytes_.empty()), size_(size), mode_(mode) {}
 
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
     try {
-      grey_ = DecodeFile(path_, size_, mode_, &unsupported_);
+      if (from_file_) bytes_ = ReadFile(path_);
+      grey_ = DecodeBytes(bytes_, path_, size_, mode_, &unsupported_);
+      std::vector<uint8_t>().swap(bytes_);
     } catch (...) {
       error_ = CurrentError();
     }
@@ -425,6 +430,8 @@ class DecodeWorker : public Napi::AsyncWorker {
  private:
   Napi::Promise::Deferred deferred_;
   std::string path_;
+  std::vector<uint8_t> bytes_;
+  bool from_file_;
   int size_;
   Mode mode_;
   Grey grey_;
@@ -435,9 +442,21 @@ class DecodeWorker : public Napi::AsyncWorker {
 Napi::Value DecodeImageGrey(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&]() -> Napi::Value {
-    XT_CHECK(info.Length() >= 3 && info[0].IsString() && info[1].IsNumber() && info[2].IsString(), kInvalid,
-             "decodeImageGrey(path: string, size: number, mode: 'crop'|'pad'|'shorter'|'none')");
-    std::string path = info[0].As<Napi::String>().Utf8Value();
+    XT_CHECK(info.Length() >= 3 && (info[0].IsString() || info[0].IsTypedArray()) && info[1].IsNumber() &&
+                 info[2].IsString(),
+             kInvalid, "decodeImageGrey(source: string | Uint8Array, size: number, mode: 'crop'|'pad'|'shorter'|'none', name?)");
+    std::string path;
+    std::vector<uint8_t> bytes;
+    if (info[0].IsString()) {
+      path = info[0].As<Napi::String>().Utf8Value();
+    } else {
+      Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
+      XT_CHECK(ta.TypedArrayType() == napi_uint8_array, kInvalid, "decodeImageGrey: bytes must be a Uint8Array or Buffer");
+      path = info.Length() > 3 && info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : std::string("<buffer>");
+      XT_CHECK(ta.ByteLength() > 0, kInvalid, path + ": cannot decode image: empty input");
+      const uint8_t* p = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+      bytes.assign(p, p + ta.ByteLength());
+    }
     std::string m = info[2].As<Napi::String>().Utf8Value();
     Mode mode = m == "crop" ? Mode::Crop : m == "pad" ? Mode::Pad : m == "shorter" ? Mode::Shorter : m == "none" ? Mode::None
                                                                                                          : Mode(-1);
@@ -445,7 +464,7 @@ Napi::Value DecodeImageGrey(const Napi::CallbackInfo& info) {
     double s = info[1].As<Napi::Number>().DoubleValue();
     XT_CHECK(mode == Mode::None || (s >= 1 && s <= 65535 && s == std::floor(s)), kInvalid,
              "decodeImageGrey: size must be a positive integer");
-    auto* w = new DecodeWorker(env, std::move(path), static_cast<int>(s), mode);
+    auto* w = new DecodeWorker(env, std::move(path), std::move(bytes), static_cast<int>(s), mode);
     Napi::Promise p = w->Promise();
     w->Queue();
     return p;

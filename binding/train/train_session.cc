@@ -5,6 +5,8 @@
 // JS: new TrainSessionNative(clipModelNative, options)
 //   step(pixels, pixelShape, tokens, tokenShape, groups|null, lr) -> Promise<StepResult>
 //   evalLoss(pixels, pixelShape, tokens, tokenShape, groups|null) -> Promise<{loss}>
+//     pixels: 8-bit grey Uint8Array [B, H, W] (normalised natively with the model's mean/std, expanded to
+//     3 channels on the model's device) or normalised Float32Array [B, 3, H, W] (image/pixels.h)
 //   saveOptimizer(path) / loadOptimizer(path) -> Promise<void>
 //   rngState() -> Uint8Array, setRngState(Uint8Array)
 #include <napi.h>
@@ -26,6 +28,7 @@
 #include "core/registry.h"
 #include "core/tensor_io.h"
 #include "distributed/dist.h"
+#include "image/pixels.h"
 #include "loss/relaxed_loss.h"
 #include "train/fused_adamw.h"
 
@@ -231,26 +234,24 @@ struct AutocastScope {
 };
 
 struct BatchInput {
-  torch::Tensor pixels;  // [B, 3, H, W] float32 (CPU)
+  PixelInput pixels;     // 8-bit grey [B, H, W] (normalised on the way in) or normalised float [B, 3, H, W] (CPU)
   torch::Tensor tokens;  // [B, L] int64 (CPU)
   c10::optional<torch::Tensor> groups;
 };
 
-BatchInput ReadBatch(const Napi::CallbackInfo& info, bool use_groups) {
+BatchInput ReadBatch(const Napi::CallbackInfo& info, bool use_groups, const char* what, int64_t side) {
   BatchInput b;
-  b.pixels = TensorFromTypedArray(info[0], ShapeArg(info[1], "pixelShape"), "pixels");
-  XT_CHECK(b.pixels.dim() == 4 && b.pixels.size(1) == 3, kShape, "pixels: expected shape [B, 3, H, W]");
-  XT_CHECK(b.pixels.scalar_type() == torch::kFloat32, kInvalid, "pixels: expected a Float32Array");
+  b.pixels = PixelsArg(info[0], info[1], what, side);
   b.tokens = TensorFromTypedArray(info[2], ShapeArg(info[3], "tokenShape"), "tokens");
   XT_CHECK(b.tokens.dim() == 2, kShape, "tokens: expected shape [B, L]");
   XT_CHECK(b.tokens.scalar_type() == torch::kInt32, kInvalid, "tokens: expected an Int32Array");
-  XT_CHECK(b.tokens.size(0) == b.pixels.size(0), kShape,
+  XT_CHECK(b.tokens.size(0) == b.pixels.n(), kShape,
            "tokens: batch " + std::to_string(b.tokens.size(0)) + " does not match pixels batch " +
-               std::to_string(b.pixels.size(0)));
-  XT_CHECK(b.pixels.size(0) > 0, kShape, "batch is empty");
+               std::to_string(b.pixels.n()));
+  XT_CHECK(b.pixels.n() > 0, kShape, "batch is empty");
   b.tokens = b.tokens.to(torch::kInt64);
   if (use_groups && info.Length() > 4 && !info[4].IsNull() && !info[4].IsUndefined()) {
-    auto g = TensorFromTypedArray(info[4], {b.pixels.size(0)}, "groups");
+    auto g = TensorFromTypedArray(info[4], {b.pixels.n()}, "groups");
     XT_CHECK(g.scalar_type() == torch::kInt32, kInvalid, "groups: expected an Int32Array");
     b.groups = g.to(torch::kInt64);
   }
@@ -304,9 +305,9 @@ StepInputs BeginStep(Session& s, clip::ClipModel& m, const BatchInput& b, double
   s.optimizer->zero_grad();
   SetLr(*s.optimizer, lr);
   StepInputs in;
-  in.B = b.pixels.size(0);
+  in.B = b.pixels.n();
   in.accum = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(s.opt.accum_steps, in.B)));
-  in.px = cuda ? b.pixels.pin_memory().to(dev, s.model->dtype, /*non_blocking=*/true) : b.pixels.to(s.model->dtype);
+  in.px = ModelPixels(b.pixels, s.model->pixel_norm, dev, s.model->dtype, /*non_blocking=*/cuda);
   in.ids = b.tokens;  // stays on the host: encode_text reads the pooling positions there, then copies
   return in;
 }
@@ -486,7 +487,7 @@ double EvalLoss(Session& s, BatchInput b) {
     torch::NoGradGuard ng;
     m->eval();
     const at::Device dev = s.model->device;
-    auto px = b.pixels.to(dev, s.model->dtype);
+    auto px = ModelPixels(b.pixels, s.model->pixel_norm, dev, s.model->dtype);
     const auto& ids = b.tokens;  // encode_text moves what it uses to the device
     torch::Tensor img, txt;
     {
@@ -557,7 +558,7 @@ class TrainSessionWrap : public Napi::ObjectWrap<TrainSessionWrap> {
     return Guard(env, [&]() -> Napi::Value {
       XT_CHECK(info.Length() >= 6 && info[5].IsNumber(), kInvalid,
                "step(pixels, pixelShape, tokens, tokenShape, groups, lr): 6 arguments expected");
-      BatchInput b = ReadBatch(info, s_->opt.multi_positive);
+      BatchInput b = ReadBatch(info, s_->opt.multi_positive, "evalLoss", s_->model->cfg.image_resolution);
       double lr = info[5].As<Napi::Number>().DoubleValue();
       XT_CHECK(lr >= 0 && std::isfinite(lr), kInvalid, "step: lr must be a finite number >= 0");
       const bool sync = info.Length() > 6 && info[6].IsBoolean() && info[6].As<Napi::Boolean>().Value();
@@ -572,7 +573,7 @@ class TrainSessionWrap : public Napi::ObjectWrap<TrainSessionWrap> {
     Napi::Env env = info.Env();
     return Guard(env, [&]() -> Napi::Value {
       XT_CHECK(info.Length() >= 4, kInvalid, "evalLoss(pixels, pixelShape, tokens, tokenShape, groups?)");
-      BatchInput b = ReadBatch(info, s_->opt.multi_positive);
+      BatchInput b = ReadBatch(info, s_->opt.multi_positive, "step", s_->model->cfg.image_resolution);
       SessionPtr s = s_;
       return RunAsync<double>(
           env, "xt.train.evalLoss", [s, b]() { return EvalLoss(*s, b); },

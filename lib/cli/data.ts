@@ -1,6 +1,7 @@
 /** `xray-torch data check --format … --root PATH [--json]`: validate a dataset as downloaded. */
 import type { Argv, CommandModule } from 'yargs';
 import { checkDataset, formatCheckReport } from '../data/check';
+import { decodeGrey } from '../image/decode';
 import { DATASET_FORMATS, type DatasetFormat } from '../data/readers/index';
 import { UNCERTAIN_POLICIES } from '../data/labels';
 import type { UncertainPolicy } from '../data/types';
@@ -53,6 +54,7 @@ const checkCommand: CommandModule<object, CheckArgs> = {
       views: a.views,
       limit: a.limit,
       concurrency: a.concurrency,
+      decode: decodeGrey,
       onBadSample: a['on-bad-sample'],
       onProgress: tty
         ? (done, total) => {

@@ -4,6 +4,8 @@
  * brightness/contrast jitter (as torchvision's ColorJitter). One affine warp with bilinear sampling
  * straight to the output size; pixels from outside the source are black. Parameters are drawn from an
  * `Rng`, so a (seed, epoch, sample) triple always gives the same image.
+ * The result is 8-bit grey again (rounded to the nearest level), as torchvision's transforms on PIL images
+ * give it: the model input crosses into the addon as bytes and is normalised there.
  */
 import type { GreyImage } from './images';
 import type { Rng } from './rng';
@@ -86,11 +88,12 @@ export function sampleAugment(rng: Rng, w: number, h: number, opts: AugmentOptio
 }
 
 /**
- * Warp `src` by `p` into a size × size float image in [0, 1] (bilinear; black outside the source),
- * then apply brightness and contrast (around the output's mean), clamped to [0, 1].
+ * Warp `src` by `p` into a size × size image (bilinear; black outside the source), then apply brightness and
+ * contrast (around the warped image's mean), clamped to [0, 255] and rounded to 8-bit grey.
  */
-export function applyAugment(src: GreyImage, p: AugmentParams, size: number, out?: Float32Array): Float32Array {
-  const o = out ?? new Float32Array(size * size);
+export function applyAugment(src: GreyImage, p: AugmentParams, size: number, out?: Uint8Array): Uint8Array {
+  const o = out ?? new Uint8Array(size * size);
+  const f = new Float32Array(size * size);
   const { width: W, height: H, data } = src;
   const cos = Math.cos(p.angle);
   const sin = Math.sin(p.angle);
@@ -118,18 +121,18 @@ export function applyAugment(src: GreyImage, p: AugmentParams, size: number, out
         val = (px(x0, y0) * (1 - fx) + px(x0 + 1, y0) * fx) * (1 - fy) + (px(x0, y0 + 1) * (1 - fx) + px(x0 + 1, y0 + 1) * fx) * fy;
       }
       val *= inv;
-      o[v * size + u] = val;
+      f[v * size + u] = val;
       sum += val;
     }
   }
   const n = size * size;
-  if (p.brightness !== 1 || p.contrast !== 1) {
-    const mean = (sum / n) * p.brightness;
-    for (let k = 0; k < n; k++) {
-      let t = o[k] * p.brightness;
-      t = (t - mean) * p.contrast + mean;
-      o[k] = t < 0 ? 0 : t > 1 ? 1 : t;
-    }
+  const jitter = p.brightness !== 1 || p.contrast !== 1;
+  const mean = (sum / n) * p.brightness;
+  for (let k = 0; k < n; k++) {
+    let t = f[k];
+    if (jitter) t = (t * p.brightness - mean) * p.contrast + mean;
+    t = Math.round(t * 255);
+    o[k] = t < 0 ? 0 : t > 255 ? 255 : t;
   }
   return o;
 }

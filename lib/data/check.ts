@@ -4,7 +4,7 @@
  */
 import { BadLog } from './skip-log';
 import { canonicalSplit } from './labels';
-import { decodeGrey } from './images';
+import { decodeGreySharp, type DecodeOptions, type GreyImage } from './images';
 import { loadReport } from './readers/mimic';
 import { openDataset, type DatasetFormat, type OpenOptions } from './readers/index';
 import { xtError } from '../errors';
@@ -40,6 +40,8 @@ export interface CheckOptions extends OpenOptions {
   /** Keep this many examples of bad inputs (default 20). */
   maxExamples?: number;
   onProgress?: (done: number, total: number) => void;
+  /** The image decoder (default sharp; the CLI passes lib/image's `decodeGrey`, the decoder training uses). */
+  decode?: (path: string, opts: DecodeOptions) => Promise<GreyImage>;
 }
 
 export async function checkDataset(format: DatasetFormat | 'auto', root: string, opts: CheckOptions = {}): Promise<CheckReport> {
@@ -82,7 +84,7 @@ export async function checkDataset(format: DatasetFormat | 'auto', root: string,
     while (next < files.length && failure === undefined) {
       const f = files[next++];
       try {
-        await decodeGrey(f, { size: 64, mode: 'crop' });
+        await (opts.decode ?? decodeGreySharp)(f, { size: 64, mode: 'crop' });
         images++;
       } catch (e) {
         const msg = (e as Error).message;

@@ -1,15 +1,17 @@
 /**
- * Image decoding and CLIP preprocessing.
+ * Image decoding with sharp (libvips) and CLIP preprocessing in TypeScript; no LibTorch, no addon.
  * Decode: sharp for JPEG, PNG (8- and 16-bit) and TIFF; DICOM through `dicom.ts`. Every image becomes one
  * 8-bit grey channel at the target geometry straight out of libvips (JPEG shrink-on-load, no RGB pass).
  * 16-bit images keep full precision through the resize and are min–max scaled to 8 bits afterwards.
- * Preprocess: grey → 3 identical channels, CLIP mean/std normalisation, Float32Array in CHW / NCHW.
+ * Which decoder a file goes to (the native one for 8-bit JPEG and grey PNG, this one for the rest) is
+ * decided in lib/image/decode.ts, by the file alone.
+ * Preprocess (for callers that want float tensors; the encoders and the training step take the 8-bit grey
+ * pixels and normalise them natively): grey → 3 identical channels, CLIP mean/std, Float32Array CHW / NCHW.
  */
 import * as fs from 'fs';
 import sharp from 'sharp';
 import type { Sharp } from 'sharp';
 import { decodeDicom, isDicomBuffer } from './dicom';
-import { addonLoaded, native, type ImageNative } from '../native';
 import { xtError, isXtError } from '../errors';
 
 /** OpenAI CLIP's normalisation constants (RGB). */
@@ -36,44 +38,6 @@ export interface GreyImage {
   width: number;
   height: number;
   data: Uint8Array;
-}
-
-export type ImageBackend = 'auto' | 'sharp' | 'native';
-
-function envBackend(): ImageBackend {
-  const v = (process.env.XRAY_TORCH_DECODER ?? 'auto').toLowerCase();
-  return v === 'sharp' || v === 'native' ? v : 'auto';
-}
-
-let backend: ImageBackend = envBackend();
-let nativeDecode: ImageNative['decodeImageGrey'] | null | undefined;
-
-/** Choose the decoding backend (see the module comment). */
-export function setImageBackend(b: ImageBackend): void {
-  if (b !== 'auto' && b !== 'sharp' && b !== 'native') throw xtError('XT_INVALID', `image backend must be auto, sharp or native, got ${b}`);
-  backend = b;
-}
-
-/** The requested backend and whether the native decoder is in use right now. */
-export function imageBackend(): { requested: ImageBackend; native: boolean } {
-  return { requested: backend, native: !!nativeDecoder(false) };
-}
-
-function nativeDecoder(mayThrow = true): ImageNative['decodeImageGrey'] | null {
-  if (backend === 'sharp') return null;
-  if (backend === 'auto' && !addonLoaded()) return null;
-  if (nativeDecode === undefined) {
-    try {
-      const a = native() as ImageNative;
-      nativeDecode = typeof a.decodeImageGrey === 'function' ? a.decodeImageGrey.bind(a) : null;
-    } catch (e) {
-      if (backend === 'native' && mayThrow) throw e;
-      return null;
-    }
-  }
-  if (!nativeDecode && backend === 'native' && mayThrow)
-    throw xtError('XT_LOAD', 'the native addon was built without libjpeg/libpng (Debian: libjpeg62-turbo-dev libpng-dev); rebuild it, or use the sharp backend');
-  return nativeDecode;
 }
 
 /** PNG bit depth from the IHDR chunk, TIFF bits from metadata; 8 otherwise. */
@@ -136,10 +100,10 @@ async function run(p: Sharp, depth16: boolean): Promise<GreyImage> {
 }
 
 /**
- * Decode an encoded image (buffer) to 8-bit grey at the requested geometry.
- * `name` is used in error messages (the file path).
+ * Decode an encoded image (buffer) to 8-bit grey at the requested geometry with sharp (DICOM: its reader, then
+ * sharp). `name` is used in error messages (the file path). lib/image's `decodeGreyBuffer` applies the decoder rule.
  */
-export async function decodeGreyBuffer(buf: Buffer, opts: DecodeOptions = {}, name = '<buffer>'): Promise<GreyImage> {
+export async function decodeGreyBufferSharp(buf: Buffer, opts: DecodeOptions = {}, name = '<buffer>'): Promise<GreyImage> {
   try {
     if (isDicomBuffer(buf)) {
       const d = await decodeDicom(buf, name);
@@ -165,18 +129,9 @@ export async function decodeGreyBuffer(buf: Buffer, opts: DecodeOptions = {}, na
   }
 }
 
-/** Read and decode an image file (JPEG, PNG 8/16-bit, TIFF, DICOM) to 8-bit grey. */
-export async function decodeGrey(file: string, opts: DecodeOptions = {}): Promise<GreyImage> {
-  const mode = opts.mode ?? 'crop';
-  if ((opts.kernel ?? 'cubic') === 'cubic') {
-    const dec = nativeDecoder();
-    if (dec) {
-      if (mode !== 'none' && (!opts.size || !Number.isInteger(opts.size) || opts.size < 1))
-        throw xtError('XT_INVALID', `image size must be a positive integer, got ${opts.size}`);
-      const r = await dec(file, opts.size ?? 0, mode);
-      if (r) return r;
-    }
-  }
+/** Read and decode an image file (JPEG, PNG 8/16-bit, TIFF, DICOM) to 8-bit grey with sharp (see above). */
+export async function decodeGreySharp(file: string, opts: DecodeOptions = {}): Promise<GreyImage> {
+  checkSize(opts);
   let buf: Buffer;
   try {
     buf = await fs.promises.readFile(file);
@@ -185,7 +140,13 @@ export async function decodeGrey(file: string, opts: DecodeOptions = {}): Promis
     throw xtError('XT_IO', `${file}: ${code === 'ENOENT' ? 'missing image file' : 'cannot read image'} (${code ?? (e as Error).message})`);
   }
   if (buf.length === 0) throw xtError('XT_INVALID', `${file}: cannot decode image: empty file`);
-  return decodeGreyBuffer(buf, opts, file);
+  return decodeGreyBufferSharp(buf, opts, file);
+}
+
+/** XT_INVALID unless `size` is a positive integer (any mode but `none`). */
+export function checkSize(opts: DecodeOptions): void {
+  if ((opts.mode ?? 'crop') !== 'none' && (!opts.size || !Number.isInteger(opts.size) || opts.size < 1))
+    throw xtError('XT_INVALID', `image size must be a positive integer, got ${opts.size}`);
 }
 
 export interface NormalizeOptions {
@@ -244,30 +205,4 @@ export function floatGreyToCHW(
     for (let k = 0; k < n; k++) o[base + k] = (data[k] - m) * s;
   }
   return o;
-}
-
-export interface PreprocessOptions extends DecodeOptions, NormalizeOptions {
-  size: number;
-}
-
-/** Decode + preprocess one file to a normalised Float32Array [3, size, size]. */
-export async function loadImageTensor(file: string, opts: PreprocessOptions): Promise<Float32Array> {
-  const mode = opts.mode ?? 'crop';
-  if (mode !== 'crop' && mode !== 'pad') throw xtError('XT_INVALID', `mode must be crop or pad for a square tensor, got ${mode}`);
-  const img = await decodeGrey(file, { ...opts, mode });
-  return greyToCHW(img, undefined, 0, opts.mean || opts.std ? normalizeLut(opts) : DEFAULT_LUT);
-}
-
-/** Decode + preprocess several files into one NCHW Float32Array [n, 3, size, size]. */
-export async function loadImageBatch(files: string[], opts: PreprocessOptions): Promise<Float32Array> {
-  const per = 3 * opts.size * opts.size;
-  const out = new Float32Array(files.length * per);
-  const lut = opts.mean || opts.std ? normalizeLut(opts) : DEFAULT_LUT;
-  await Promise.all(
-    files.map(async (f, k) => {
-      const img = await decodeGrey(f, { ...opts, mode: opts.mode ?? 'crop' });
-      greyToCHW(img, out, k * per, lut);
-    }),
-  );
-  return out;
 }

@@ -11,30 +11,25 @@ export { parseCsv, readCsvRows, readCsvRecords, CsvParser } from './csv';
 export { readText, readLines, openTextStream } from './text-files';
 export { BadLog } from './skip-log';
 export type { BadSummary } from './skip-log';
+// image decoding by the per-file rule, batches and the DataLoader: lib/image (they may load the addon)
 export {
-  decodeGrey,
-  decodeGreyBuffer,
+  decodeGreySharp,
+  decodeGreyBufferSharp,
   greyToCHW,
   floatGreyToCHW,
-  loadImageTensor,
-  loadImageBatch,
   normalizeLut,
   padToSquare,
   CLIP_MEAN,
   CLIP_STD,
 } from './images';
-export type { GreyImage, DecodeOptions, PreprocessOptions, ResizeMode } from './images';
+export type { GreyImage, DecodeOptions, NormalizeOptions, ResizeMode } from './images';
 export { decodeDicom, isDicomBuffer } from './dicom';
 export type { DicomImage } from './dicom';
 export { sampleAugment, applyAugment, identityAugment } from './augment';
 export type { AugmentOptions, AugmentParams } from './augment';
-export { DataLoader, formatEpochSummary } from './loader';
-export type { LoaderOptions, Batch, EpochSummary } from './loader';
 export { Rng, permutation, hashString, mixSeed } from './rng';
 export { hashSplit } from './splits';
 export { generateSynthetic, synthRow, synthImage, SYNTH_LABELS, SYNTH_FINDINGS } from './synth';
 export type { SynthOptions, SynthResult, SynthRow } from './synth';
 export { checkDataset, formatCheckReport } from './check';
 export type { CheckReport, CheckOptions, LabelCounts } from './check';
-export { setImageBackend, imageBackend } from './images';
-export type { ImageBackend } from './images';

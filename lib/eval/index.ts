@@ -17,7 +17,7 @@ export type { LabelSpec, LabelSet } from './labelsets';
 export { buildPrompts, loadPromptFile, parsePromptFile, TEMPLATE_PRESETS } from './prompts';
 export type { LabelPrompts, PromptTemplates, PromptFile } from './prompts';
 export { ZeroShotClassifier, TextEmbeddingCache, scoreStream } from './zeroshot';
-export type { ZeroShotEncoder, ZeroShotMode, Embeddings, ImageBatch, StudyScores } from './zeroshot';
+export type { ZeroShotEncoder, ZeroShotMode, Embeddings, ImageBatch, Pixels, StudyScores } from './zeroshot';
 export { classify, embedImages, embedTexts, zeroShotClassifier, preprocessImage, preprocessBatch } from './inference';
 export type { InferenceModel, ImageInput, ClassifyOptions, EmbedOptions } from './inference';
 export { runZeroShotEval, predictionsCsv } from './pipeline';

@@ -1,11 +1,14 @@
 /**
  * Inference for other Node services: `classify(model, images, labels)`, `embedImages`, `embedTexts`.
- * Images are file paths or encoded bytes (JPEG, PNG 8/16-bit, TIFF, DICOM), decoded and CLIP-preprocessed by
- * lib/data/images (grey → 3 channels, CLIP mean/std), encoded in batches. Prompt embeddings are cached per model.
+ * Images are file paths or encoded bytes (JPEG, PNG 8/16-bit, TIFF, DICOM), decoded to 8-bit grey by lib/image
+ * (the per-file decoder rule) and handed to the model as they are, [n, size, size] bytes: the encoder normalises
+ * them (the model's mean/std, 3 channels) natively. Encoded in batches; prompt embeddings are cached per model.
+ * `preprocessImage` / `preprocessBatch` give the normalised float tensors instead, for callers that want them.
  */
 import { xtError } from '../errors';
 import { l2NormalizeRows } from './l2';
-import { decodeGrey, decodeGreyBuffer, greyToCHW } from '../data/images';
+import { greyToCHW } from '../data/images';
+import { decodeImage, decodeGreyBatch, type ImageInput } from '../image/batch';
 import { resolveLabels, type LabelSpec } from './labelsets';
 import { buildPrompts, type PromptFile, type PromptTemplates } from './prompts';
 import { TextEmbeddingCache, ZeroShotClassifier, type Embeddings, type ZeroShotEncoder, type ZeroShotMode } from './zeroshot';
@@ -15,28 +18,23 @@ export interface InferenceModel extends ZeroShotEncoder {
   imageSize: number;
 }
 
-export type ImageInput = string | Buffer | Uint8Array;
+export type { ImageInput } from '../image/batch';
 
 export interface PreprocessImageOptions {
   /** `crop` (CLIP: shorter side, centre crop; default) or `pad` (CheXzero: letterbox to square). */
   mode?: 'crop' | 'pad';
 }
 
-/** Decode + preprocess one image to [3, size, size] floats at `out[offset…]`. Bad input: XT_INVALID / XT_IO. */
+/**
+ * Decode + preprocess one image to [3, size, size] floats (CLIP mean/std) at `out[offset…]`. Bad input: XT_INVALID /
+ * XT_IO. The models take the 8-bit grey pixels directly (`decodeImage`, `decodeGreyBatch`): this is for float pipelines.
+ */
 export async function preprocessImage(img: ImageInput, size: number, opts: PreprocessImageOptions = {},
   out?: Float32Array, offset = 0, name?: string): Promise<Float32Array> {
-  const mode = opts.mode ?? 'crop';
-  let grey;
-  if (typeof img === 'string') grey = await decodeGrey(img, { size, mode });
-  else {
-    const buf = Buffer.isBuffer(img) ? img : Buffer.from(img.buffer, img.byteOffset, img.byteLength);
-    if (buf.length === 0) throw xtError('XT_INVALID', `${name ?? '<buffer>'}: cannot decode image: empty input`);
-    grey = await decodeGreyBuffer(buf, { size, mode }, name ?? '<buffer>');
-  }
-  return greyToCHW(grey, out, offset);
+  return greyToCHW(await decodeImage(img, size, opts, name), out, offset);
 }
 
-/** Decode + preprocess several images into one NCHW batch. */
+/** Decode + preprocess several images into one normalised NCHW Float32Array batch (see `preprocessImage`). */
 export async function preprocessBatch(imgs: ImageInput[], size: number, opts: PreprocessImageOptions = {}): Promise<Float32Array> {
   const per = 3 * size * size;
   const out = new Float32Array(imgs.length * per);
@@ -86,8 +84,8 @@ export async function embedImages(model: InferenceModel, images: ImageInput | Im
   const parts: Embeddings[] = [];
   for (let i = 0; i < list.length; i += B) {
     const chunk = list.slice(i, i + B);
-    const px = await preprocessBatch(chunk, S, opts);
-    parts.push(await model.encodeImages(px, [chunk.length, 3, S, S]));
+    const px = await decodeGreyBatch(chunk, S, opts);
+    parts.push(await model.encodeImages(px, [chunk.length, S, S]));
   }
   const e = concatRows(parts);
   return opts.normalize === false ? e : normalizeRows(e);
@@ -155,8 +153,8 @@ export async function classify(model: InferenceModel, images: ImageInput | Image
   const out: Record<string, number>[] = [];
   for (let i = 0; i < list.length; i += B) {
     const chunk = list.slice(i, i + B);
-    const px = await preprocessBatch(chunk, S, { mode: opts.resize });
-    out.push(...clf.toObjects(await clf.classifyPixels(px, [chunk.length, 3, S, S])));
+    const px = await decodeGreyBatch(chunk, S, { mode: opts.resize });
+    out.push(...clf.toObjects(await clf.classifyPixels(px, [chunk.length, S, S])));
   }
   return out;
 }

@@ -1,16 +1,17 @@
 /**
  * The CLIP model as an `InferenceModel`: texts are tokenised with the model's own tokenizer (its context length)
- * and encoded with `encodeTokens`; images go straight to `encodeImages`; `imageSize` is the model's resolution.
+ * and encoded with `encodeTokens`; images (8-bit grey bytes, or normalised floats) go straight to `encodeImages`;
+ * `imageSize` is the model's resolution.
  */
 import { xtError } from '../errors';
 import type { InferenceModel } from './inference';
-import type { Embeddings } from './zeroshot';
+import type { Embeddings, Pixels } from './zeroshot';
 import { ClipTokenizer } from '../text/clip-tokenizer';
 import { loadModel, type ClipModel } from '../model/clip';
 
 /** What the adapter uses of a loaded CLIP model (lib/model/clip.ts `ClipModel`). */
 export interface ClipLike {
-  encodeImages(pixels: Float32Array, shape: number[]): Promise<Embeddings>;
+  encodeImages(pixels: Pixels, shape: number[]): Promise<Embeddings>;
   encodeTokens(ids: Int32Array, shape: number[]): Promise<Embeddings>;
   config: { imageResolution: number; contextLength: number };
   tokenizer?: { tokenize(texts: string[], contextLength?: number): Int32Array };

@@ -6,7 +6,7 @@
  */
 import { xtError } from '../errors';
 import { openDataset, type DatasetFormat } from '../data/readers';
-import { DataLoader } from '../data/loader';
+import { DataLoader } from '../image/loader';
 import type { StudyRecord } from '../data/types';
 import { getLabelSet, type LabelSpec, labelSpecs } from './labelsets';
 import type { PromptFile, PromptTemplates } from './prompts';
@@ -78,7 +78,7 @@ function groundTruth(records: Map<string, StudyRecord>, ids: string[], tasks: st
 
 async function* loaderBatches(loader: DataLoader): AsyncGenerator<ImageBatch> {
   for await (const b of loader) {
-    yield { pixels: b.images, shape: [b.n, 3, b.size, b.size], keys: b.records.map((r) => r.id) };
+    yield { pixels: b.images, shape: b.pixelShape, keys: b.records.map((r) => r.id) };
   }
 }
 

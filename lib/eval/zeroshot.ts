@@ -21,10 +21,16 @@ export interface Embeddings {
   shape: number[];
 }
 
+/**
+ * Image batches as the models take them: 8-bit grey `Uint8Array` [n, H, W] (what the decoders and the
+ * DataLoader give; the model normalises it), or a normalised float `Float32Array` [n, 3, H, W].
+ */
+export type Pixels = Uint8Array | Float32Array;
+
 /** What zero-shot classification needs from a model (the CLIP model adapts to this). */
 export interface ZeroShotEncoder {
-  /** Embeddings of a preprocessed NCHW float batch (need not be normalised). */
-  encodeImages(pixels: Float32Array, shape: number[]): Promise<Embeddings>;
+  /** Embeddings (need not be normalised) of an image batch: grey [n, H, W] bytes or normalised [n, 3, H, W] floats. */
+  encodeImages(pixels: Pixels, shape: number[]): Promise<Embeddings>;
   /** Embeddings of texts (tokenised by the model's tokenizer; need not be normalised). */
   encodeTexts(texts: string[]): Promise<Embeddings>;
   /** exp(logit_scale): the model's scale for cosine similarities, when known. */
@@ -164,8 +170,8 @@ export class ZeroShotClassifier {
     return out;
   }
 
-  /** Scores [n, L] for a preprocessed NCHW batch. */
-  async classifyPixels(pixels: Float32Array, shape: number[]): Promise<Float32Array> {
+  /** Scores [n, L] for an image batch (grey [n, H, W] bytes or normalised [n, 3, H, W] floats). */
+  async classifyPixels(pixels: Pixels, shape: number[]): Promise<Float32Array> {
     const e = await this.encoder.encodeImages(pixels, shape);
     return this.scoreEmbeddings(e);
   }
@@ -183,9 +189,9 @@ export class ZeroShotClassifier {
   }
 }
 
-/** A batch of preprocessed images; `keys[i]` is the study (record id) image i belongs to. */
+/** A batch of images (see `Pixels`); `keys[i]` is the study (record id) image i belongs to. */
 export interface ImageBatch {
-  pixels: Float32Array;
+  pixels: Pixels;
   shape: number[];
   keys: string[];
 }

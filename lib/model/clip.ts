@@ -2,7 +2,7 @@
  * CLIP image/text encoders on the native LibTorch core.
  *
  *   const model = await loadModel('ViT-B-32-dir');            // OpenAI / open_clip / Hugging Face / ours
- *   const img = await model.encodeImages(pixels, [n, 3, 224, 224]);
+ *   const img = await model.encodeImages(grey, [n, 224, 224]);   // 8-bit grey Uint8Array (or normalised floats [n, 3, 224, 224])
  *   const txt = await model.encodeTokens(model.tokenizer!.tokenize(texts), [texts.length, 77]);
  *   await model.save('out-dir');                              // xray-torch checkpoint (+ tokenizer files)
  *   model.dispose();
@@ -17,14 +17,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { native } from '../native';
 import { xtError } from '../errors';
-import type { ClipConfig, ClipModelNative, ClipSaveLayout, ClipDtype, WeightsInfo } from '../native';
+import type { ClipConfig, ClipModelNative, ClipSaveLayout, ClipDtype, PixelArray, PixelNorm, WeightsInfo } from '../native';
 import { findTokenizer, ClipTokenizer, TOKENIZER_FILES } from '../text/clip-tokenizer';
 import { bundledClipTokenizer, bundledVocabDir, OPENAI_VOCAB_SIZE } from '../text/bundled-vocab';
 import { resolveDevice } from '../runtime/device';
 
-export type { ClipConfig, ClipSaveLayout, ClipDtype, WeightsInfo } from '../native';
+export type { ClipConfig, ClipSaveLayout, ClipDtype, PixelArray, PixelNorm, WeightsInfo } from '../native';
 
-export interface LoadModelOptions {
+export interface LoadModelOptions extends PixelNorm {
   /** `auto` (default: cuda:0 on the CUDA variant with a GPU, else cpu; or `XRAY_TORCH_DEVICE`), `cpu`, `cuda`, `cuda:N`. */
   device?: string;
   /** Compute/storage dtype of the loaded parameters (default float32). */
@@ -33,7 +33,7 @@ export interface LoadModelOptions {
   tokenizer?: boolean;
 }
 
-export interface CreateModelOptions {
+export interface CreateModelOptions extends PixelNorm {
   /** Seed of CLIP's random init (default: random). The same seed gives the same weights. */
   seed?: number;
   /** Input resolution (a multiple of the patch size); default: the preset's. */
@@ -71,6 +71,11 @@ function checkShape(shape: unknown, dims: number, what: string): number[] {
   return shape as number[];
 }
 
+/** Grey bytes take [n, H, W], normalised floats [n, 3, H, W] (another array type: the addon's XT_INVALID). */
+function checkPixelShape(pixels: PixelArray, shape: unknown, what: string): number[] {
+  return checkShape(shape, pixels instanceof Uint8Array ? 3 : 4, what);
+}
+
 function asEmbeddings(r: { data: Float32Array | Float64Array | Int32Array | BigInt64Array; shape: number[] }): Embeddings {
   return { data: r.data as Float32Array, shape: [r.shape[0], r.shape[1]] };
 }
@@ -101,7 +106,7 @@ export class ClipModel {
   /** Load weights from a file or a folder in any supported format. */
   static async load(source: string, opts: LoadModelOptions = {}): Promise<ClipModel> {
     if (typeof source !== 'string' || source === '') throw xtError('XT_INVALID', 'loadModel(source): source must be a path');
-    const handle = await native().clipLoad(source, { device: resolveDevice(opts.device).device, dtype: opts.dtype });
+    const handle = await native().clipLoad(source, { device: resolveDevice(opts.device).device, dtype: opts.dtype, mean: opts.mean, std: opts.std });
     const model = new ClipModel(handle);
     if (opts.tokenizer !== false) {
       try {
@@ -146,6 +151,8 @@ export class ClipModel {
       contextLength: opts.contextLength,
       device: resolveDevice(opts.device).device,
       dtype: opts.dtype,
+      mean: opts.mean,
+      std: opts.std,
     });
     return new ClipModel(handle);
   }
@@ -193,9 +200,13 @@ export class ClipModel {
     return this.handle.disposed;
   }
 
-  /** Projected (not normalised) image embeddings of normalised NCHW pixels [n, 3, R, R]. */
-  async encodeImages(pixels: Float32Array, shape: [number, number, number, number] | number[]): Promise<Embeddings> {
-    checkShape(shape, 4, 'encodeImages');
+  /**
+   * Projected (not normalised) image embeddings of 8-bit grey pixels, `Uint8Array` [n, R, R] (what the decoders
+   * give: normalised natively with the model's mean/std and expanded to 3 channels), or of already normalised
+   * float pixels, `Float32Array` [n, 3, R, R].
+   */
+  async encodeImages(pixels: PixelArray, shape: [number, number, number] | [number, number, number, number] | number[]): Promise<Embeddings> {
+    checkPixelShape(pixels, shape, 'encodeImages');
     return asEmbeddings(await this.handle.encodeImages(pixels, shape));
   }
 
@@ -216,9 +227,9 @@ export class ClipModel {
     return this.encodeTokens(this.tokenizer.tokenize(texts, L), [texts.length, L]);
   }
 
-  /** logits_per_image [nImages, nTexts] = exp(logit_scale)·cos(image, text). */
-  async logits(pixels: Float32Array, pixelShape: number[], ids: Int32Array | BigInt64Array, idShape: number[]): Promise<{ data: Float32Array; shape: [number, number] }> {
-    checkShape(pixelShape, 4, 'logits');
+  /** logits_per_image [nImages, nTexts] = exp(logit_scale)·cos(image, text); pixels as in `encodeImages`. */
+  async logits(pixels: PixelArray, pixelShape: number[], ids: Int32Array | BigInt64Array, idShape: number[]): Promise<{ data: Float32Array; shape: [number, number] }> {
+    checkPixelShape(pixels, pixelShape, 'logits');
     checkShape(idShape, 2, 'logits');
     return asEmbeddings(await this.handle.logits(pixels, pixelShape, ids, idShape));
   }

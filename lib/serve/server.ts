@@ -18,8 +18,9 @@ import type { AddressInfo } from 'net';
 import { isXtError } from '../errors';
 import { resolveLabels, type LabelSpec } from '../eval/labelsets';
 import { multipartBoundary, parseMultipart } from './multipart';
-import { embedTexts, preprocessImage, zeroShotClassifier, type InferenceModel } from '../eval/inference';
+import { embedTexts, zeroShotClassifier, type InferenceModel } from '../eval/inference';
 import { l2NormalizeRows } from '../eval/l2';
+import { decodeImage } from '../image/batch';
 import type { PromptFile, PromptTemplates } from '../eval/prompts';
 import type { ZeroShotClassifier, ZeroShotMode } from '../eval/zeroshot';
 
@@ -238,10 +239,10 @@ export function createServer(o: ServeOptions): XrayServer {
     return c;
   };
 
-  const decode = async (image: Buffer | undefined): Promise<Float32Array> => {
+  const decode = async (image: Buffer | undefined): Promise<Uint8Array> => {
     if (!image || image.length === 0) throw new HttpError(400, 'no_image', 'no image in the request');
     try {
-      return await preprocessImage(image, model.imageSize, { mode: o.resize }, undefined, 0, 'image');
+      return (await decodeImage(image, model.imageSize, { mode: o.resize }, 'image')).data;
     } catch (e) {
       throw new HttpError(400, 'bad_image', isXtError(e) ? e.message : `cannot decode image: ${(e as Error).message}`);
     }
@@ -257,7 +258,7 @@ export function createServer(o: ServeOptions): XrayServer {
         return limiter.run(async () => {
           const px = await decode(input.image);
           const clf = await classifierFor(specs);
-          const s = await clf.classifyPixels(px, [1, 3, S, S]);
+          const s = await clf.classifyPixels(px, [1, S, S]);
           return { labels: clf.toObjects(s)[0] };
         });
       },
@@ -283,7 +284,7 @@ export function createServer(o: ServeOptions): XrayServer {
         }
         return limiter.run(async () => {
           const px = await decode(input.image);
-          const e = await model.encodeImages(px, [1, 3, S, S]);
+          const e = await model.encodeImages(px, [1, S, S]);
           return { embedding: Array.from(l2NormalizeRows(e.data.subarray(0, e.shape[1]))), dim: e.shape[1] };
         });
       },

@@ -194,6 +194,37 @@ describe('CLIP model (native)', function () {
     }
   });
 
+  it('takes 8-bit grey pixels and normalises them natively: bit for bit the float path (CLIP\'s or the model\'s own mean/std)', async () => {
+    const n = 3;
+    const grey = new Uint8Array(n * 64 * 64);
+    for (let i = 0; i < grey.length; i++) grey[i] = (i * 2654435761) >>> 24; // every level, scattered
+    const chw = (lut?: Float32Array[]) => {
+      const f = new Float32Array(n * 3 * 64 * 64);
+      for (let k = 0; k < n; k++) greyToCHW({ width: 64, height: 64, data: grey.subarray(k * 4096, (k + 1) * 4096) }, f, k * 3 * 4096, lut);
+      return f;
+    };
+    const model = await loadModel(openaiDir);
+    const mean = [0.5, 0.4, 0.3];
+    const std = [0.2, 0.25, 0.3];
+    const own = await loadModel(openaiDir, { mean, std });
+    try {
+      const a = await model.encodeImages(grey, [n, 64, 64]);
+      const b = await model.encodeImages(chw(), [n, 3, 64, 64]);
+      assert.deepStrictEqual(a.shape, [n, 64]);
+      assert.deepStrictEqual(Array.from(a.data), Array.from(b.data));
+      const la = await model.logits(grey, [n, 64, 64], io.tokens32, [4, 77]);
+      const lb = await model.logits(chw(), [n, 3, 64, 64], io.tokens32, [4, 77]);
+      assert.deepStrictEqual(Array.from(la.data), Array.from(lb.data));
+      // a model loaded with other constants normalises with those
+      const c = await own.encodeImages(grey, [n, 64, 64]);
+      assert.deepStrictEqual(Array.from(c.data), Array.from((await own.encodeImages(chw(normalizeLut({ mean, std })), [n, 3, 64, 64])).data));
+      assert.notDeepStrictEqual(Array.from(c.data), Array.from(a.data));
+    } finally {
+      model.dispose();
+      own.dispose();
+    }
+  });
+
   it('rejects bad inputs with coded errors', async () => {
     const model = await loadModel(openaiDir);
     try {
@@ -210,6 +241,15 @@ describe('CLIP model (native)', function () {
       await rejectsWith(model.getParameter('no.such'), 'XT_INVALID', /no parameter named/);
       const empty = await model.encodeImages(new Float32Array(0), [0, 3, 64, 64]);
       assert.deepStrictEqual(empty.shape, [0, 64]);
+      // 8-bit grey input: [n, R, R]
+      await rejectsWith(model.encodeImages(new Uint8Array(3 * 64 * 64), [1, 3, 64, 64]), 'XT_SHAPE');
+      await rejectsWith(model.encodeImages(new Uint8Array(32 * 32), [1, 32, 32]), 'XT_SHAPE', /Uint8Array\) need shape \[n, 64, 64\]/);
+      await rejectsWith(model.encodeImages(new Uint8Array(10), [1, 64, 64]), 'XT_SHAPE', /10 pixels do not fit/);
+      await rejectsWith(model.encodeImages(new Int32Array(64 * 64) as unknown as Uint8Array, [1, 3, 64, 64]), 'XT_INVALID', /Uint8Array \[n, H, W\] of 8-bit grey/);
+      await rejectsWith(model.logits(new Uint8Array(64 * 64), [1, 64, 64], io.tokens32, [4, 76]), 'XT_SHAPE');
+      assert.deepStrictEqual((await model.encodeImages(new Uint8Array(0), [0, 64, 64])).shape, [0, 64]);
+      await rejectsWith(loadModel(openaiDir, { mean: [0.5, 0.5] }), 'XT_INVALID', /mean must be an array of 3 finite numbers/);
+      await rejectsWith(loadModel(openaiDir, { std: [0.5, 0, 0.5] }), 'XT_INVALID', /std must be an array of 3 finite numbers .* > 0/);
     } finally {
       model.dispose();
     }

@@ -13,7 +13,7 @@ import { loadInferenceModel, type ClipInferenceModel } from '../../lib/eval/mode
 import { classify, embedImages, embedTexts } from '../../lib/eval/inference';
 import { createServer } from '../../lib/serve/server';
 import { decodeNpy } from '../../lib/eval/npy';
-import { loadImageTensor } from '../../lib/data/images';
+import { loadImageTensor } from '../../lib/image/batch';
 import { generateSynthetic, SYNTH_LABELS } from '../../lib/data/synth';
 import { repoRoot, requireShared } from '../helpers/shared';
 
@@ -55,7 +55,7 @@ describe('eval on the CLIP model (tiny fixture)', function () {
     assert.equal(model.imageSize, 64);
     assert.ok(model.logitScale! > 1 && model.logitScale! <= 100);
     const got = (await classify(model, png, 'Edema,Cardiomegaly'))[0];
-    // independent path: the data layer's tensor loader, the model's tokenizer, encodeTokens
+    // independent path: the float tensor loader (normalised in TS, not natively), the model's tokenizer, encodeTokens
     const px = await loadImageTensor(png, { size: 64 });
     const img = unit((await model.clip.encodeImages(px, [1, 3, 64, 64])).data);
     const texts = ['edema', 'no edema', 'cardiomegaly', 'no cardiomegaly'];

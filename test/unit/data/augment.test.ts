@@ -10,10 +10,11 @@ function pattern(w: number, h: number): GreyImage {
 }
 
 describe('data/augment', () => {
-  it('the identity parameters reproduce the source exactly (as floats in [0, 1])', () => {
+  it('the identity parameters reproduce the source exactly (8-bit grey in, 8-bit grey out)', () => {
     const src = pattern(16, 16);
     const out = applyAugment(src, identityAugment(16, 16), 16);
-    assert.deepEqual(Array.from(out), Array.from(src.data, (v) => Math.fround(v / 255)));
+    assert.ok(out instanceof Uint8Array);
+    assert.deepEqual(Array.from(out), Array.from(src.data));
   });
 
   it('a 90° rotation of the whole image moves pixels where expected', () => {
@@ -22,7 +23,7 @@ describe('data/augment', () => {
     const out = applyAugment(src, p, 8);
     // output (u, v) samples source (cx + dy, cy - dx): for 90° that is source (x = v, y = 7 - u)
     for (let v = 0; v < 8; v++)
-      for (let u = 0; u < 8; u++) assert.ok(Math.abs(out[v * 8 + u] - src.data[(7 - u) * 8 + v] / 255) < 1e-5, `${u},${v}`);
+      for (let u = 0; u < 8; u++) assert.equal(out[v * 8 + u], src.data[(7 - u) * 8 + v], `${u},${v}`);
   });
 
   it('draws crops with area 0.8–1.0 and aspect 3/4–4/3 inside the source, rotations ≤ 10°, jitter ≤ 0.2', () => {
@@ -46,12 +47,15 @@ describe('data/augment', () => {
     assert.notDeepEqual(Array.from(run(5)), Array.from(run(6)));
   });
 
-  it('brightness scales and contrast stretches about the mean, clamped to [0, 1]', () => {
+  it('brightness scales and contrast stretches about the mean, clamped to [0, 255] and rounded to 8 bits', () => {
     const src: GreyImage = { width: 2, height: 2, data: Uint8Array.from([51, 153, 51, 153]) }; // 0.2, 0.6
     const b = applyAugment(src, { ...identityAugment(2, 2), brightness: 1.2 }, 2);
-    assert.ok(Math.abs(b[0] - 0.24) < 1e-6 && Math.abs(b[1] - 0.72) < 1e-6);
+    assert.deepEqual(Array.from(b), [61, 184, 61, 184]); // 0.24 · 255 = 61.2, 0.72 · 255 = 183.6
     const c = applyAugment(src, { ...identityAugment(2, 2), contrast: 3 }, 2);
-    // mean 0.4: 0.4 + 3·(−0.2) = −0.2 → 0; 0.4 + 3·0.2 = 1.0
-    assert.ok(Math.abs(c[0] - 0) < 1e-6 && Math.abs(c[1] - 1) < 1e-6);
+    // mean 0.4: 0.4 + 3·(−0.2) = −0.2 → 0; 0.4 + 3·0.2 = 1.0 → 255
+    assert.deepEqual(Array.from(c), [0, 255, 0, 255]);
+    const d = applyAugment(src, { ...identityAugment(2, 2), contrast: 0.9 }, 2);
+    // 0.4 + 0.9·(−0.2) = 0.22 → 56.1; 0.4 + 0.9·0.2 = 0.58 → 147.9: rounded to the nearest level
+    assert.deepEqual(Array.from(d), [56, 148, 56, 148]);
   });
 });

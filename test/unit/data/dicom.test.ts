@@ -2,16 +2,14 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import sharp from 'sharp';
 import { decodeDicom, isDicomBuffer } from '../../../lib/data/dicom';
-import { decodeGrey, decodeGreyBuffer, setImageBackend } from '../../../lib/data/images';
+import { decodeGreySharp as decodeGrey, decodeGreyBufferSharp as decodeGreyBuffer } from '../../../lib/data/images';
 import { requireShared } from '../../helpers/shared';
 import { writeDicom } from '../../helpers/dicom-writer';
 
 const isCode = (code: string, re: RegExp) => (e: Error & { code?: string }) => e.code === code && re.test(e.message);
 
 describe('data/dicom', () => {
-  // the resize checks pin sharp (the native decoder leaves DICOM to it anyway)
-  before(() => setImageBackend('sharp'));
-  after(() => setImageBackend('auto'));
+  // the sharp path of lib/data (DICOM goes to its reader and sharp under the lib/image rule too)
 
   describe('real samples (JPEG-baseline encapsulated, 8-bit)', () => {
     it('MONOCHROME1 decodes to the exact inverse of the same pixels read as MONOCHROME2', async function () {

@@ -3,16 +3,17 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
+// the sharp path (lib/data: no addon); test/native/image-decode.test.ts and image-parity.test.ts hold the
+// native decoder and the per-file rule of lib/image against it
 import {
   CLIP_MEAN,
   CLIP_STD,
-  decodeGrey,
-  decodeGreyBuffer,
+  decodeGreySharp as decodeGrey,
+  decodeGreyBufferSharp as decodeGreyBuffer,
   greyToCHW,
-  loadImageBatch,
-  loadImageTensor,
-  setImageBackend,
 } from '../../../lib/data/images';
+import { loadImageBatch, loadImageTensor } from '../../../lib/image/batch';
+import { setImageBackend } from '../../../lib/image/decode';
 import { requireShared } from '../../helpers/shared';
 
 const isCode = (code: string, re: RegExp) => (e: Error & { code?: string }) => e.code === code && re.test(e.message);
@@ -26,7 +27,7 @@ async function grey16(w: number, h: number, f: (x: number, y: number) => number,
 
 describe('data/images', () => {
   let dir: string;
-  // these tests pin sharp; test/native/image-decode.test.ts checks the native decoder against it
+  // loadImageTensor / loadImageBatch (lib/image) are pinned to sharp here: no addon in unit tests
   before(() => {
     setImageBackend('sharp');
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xt-img-'));

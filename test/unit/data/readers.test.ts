@@ -7,7 +7,7 @@ import { loadReport } from '../../../lib/data/readers/mimic';
 import { resolveChexpertPath } from '../../../lib/data/readers/chexpert';
 import { parsePythonStringList, PADCHEST_LABELS } from '../../../lib/data/readers/padchest';
 import { CHEXPERT_LABELS, NIH_LABELS } from '../../../lib/data/labels';
-import { decodeGrey } from '../../../lib/data/images';
+import { decodeGreySharp as decodeGrey } from '../../../lib/data/images';
 import { hashSplit } from '../../../lib/data/splits';
 import type { StudyRecord } from '../../../lib/data/types';
 import { fix, rmScratch, scratchCopy } from '../../helpers/data-fixtures';

@@ -4,7 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { generateSynthetic, synthImage, synthRow, SYNTH_FINDINGS, SYNTH_LABELS } from '../../../lib/data/synth';
 import { openDataset } from '../../../lib/data/readers/index';
-import { decodeGrey } from '../../../lib/data/images';
+import { decodeGreySharp as decodeGrey } from '../../../lib/data/images';
 
 /** Sentences that mention a finding, and what a negated mention looks like. */
 const MENTION: Record<string, RegExp> = {

@@ -5,7 +5,11 @@ import * as path from 'path';
 import sharp from 'sharp';
 import { encodeNpy, decodeNpy, writeNpy } from '../../../lib/eval/npy';
 import { embedImages, embedTexts, classify, preprocessImage, type InferenceModel } from '../../../lib/eval/inference';
-import { CLIP_MEAN, CLIP_STD } from '../../../lib/data/images';
+import { CLIP_MEAN, CLIP_STD, normalizeLut } from '../../../lib/data/images';
+import { setImageBackend } from '../../../lib/image/decode';
+import type { Pixels } from '../../../lib/eval/zeroshot';
+
+const LUT0 = normalizeLut()[0]; // grey level → CLIP-normalised channel 0, as the addon computes it
 import { repoRoot } from '../../helpers/shared';
 
 const FIX = path.join(repoRoot, 'test', 'fixtures', 'npy');
@@ -37,19 +41,21 @@ describe('eval/npy', () => {
   });
 });
 
-/** Embeds an image as [mean of channel 0, pixel count / 1000, 1]; texts by length. */
+/** Embeds an image as [mean of normalised channel 0, pixel count / 1000, 1]; texts by length. Takes what the
+ * inference path hands a model: 8-bit grey [n, S, S]. */
 class Fake implements InferenceModel {
   imageSize = 16;
   logitScale = 1;
   batches: number[] = [];
-  async encodeImages(px: Float32Array, shape: number[]) {
+  async encodeImages(px: Pixels, shape: number[]) {
+    assert.ok(px instanceof Uint8Array && shape.length === 3 && px.length === shape[0] * shape[1] * shape[2], 'grey [n, S, S]');
     this.batches.push(shape[0]);
     const per = px.length / shape[0];
     const data = new Float32Array(shape[0] * 3);
     for (let i = 0; i < shape[0]; i++) {
       let s = 0;
-      for (let k = 0; k < per / 3; k++) s += px[i * per + k];
-      data.set([s / (per / 3), per / 1000, 1], i * 3);
+      for (let k = 0; k < per; k++) s += LUT0[px[i * per + k]];
+      data.set([s / per, per / 1000, 1], i * 3);
     }
     return { data, shape: [shape[0], 3] };
   }
@@ -61,7 +67,9 @@ class Fake implements InferenceModel {
 describe('eval/inference', () => {
   let dir: string;
   let files: string[];
+  after(() => setImageBackend('auto'));
   before(async () => {
+    setImageBackend('sharp'); // unit tests load no addon
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xt-inf-'));
     files = [];
     for (const level of [0, 128, 255]) {
@@ -87,7 +95,8 @@ describe('eval/inference', () => {
     for (let i = 0; i < 3; i++) assert.ok(Math.abs(Math.hypot(e.data[i * 3], e.data[i * 3 + 1], e.data[i * 3 + 2]) - 1) < 1e-6);
     assert.ok(e.data[0] < e.data[3] && e.data[3] < e.data[6]); // brighter → larger first component
     const raw = await embedImages(m, files[2], { normalize: false });
-    assert.ok(Math.abs(raw.data[1] - 0.768) < 1e-6);
+    assert.ok(Math.abs(raw.data[1] - 0.256) < 1e-6); // 16 × 16 grey bytes per image crossed, not 3 × 16 × 16 floats
+    assert.ok(Math.abs(raw.data[0] - (1 - CLIP_MEAN[0]) / CLIP_STD[0]) < 1e-5); // white
     await assert.rejects(embedImages(m, []), /no images/);
   });
 

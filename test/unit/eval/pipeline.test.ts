@@ -8,6 +8,11 @@ import { scoreFiles } from '../../../lib/eval/score';
 import { resolveLabels } from '../../../lib/eval/labelsets';
 import { auroc } from '../../../lib/eval/metrics';
 import type { InferenceModel } from '../../../lib/eval/inference';
+import type { Pixels } from '../../../lib/eval/zeroshot';
+import { normalizeLut } from '../../../lib/data/images';
+import { setImageBackend } from '../../../lib/image/decode';
+
+const LUT0 = normalizeLut()[0]; // grey level → CLIP-normalised channel 0, as the addon computes it
 
 /**
  * Image embedding = [mean brightness (CLIP-normalised channel 0), 0.5, 0]; "edema" prompts point along +x,
@@ -18,7 +23,8 @@ class BrightnessModel implements InferenceModel {
   logitScale = 5;
   maxBatch = 0;
   images = 0;
-  async encodeImages(px: Float32Array, shape: number[]) {
+  async encodeImages(px: Pixels, shape: number[]) {
+    assert.ok(px instanceof Uint8Array && shape.length === 3, 'the eval loop hands the model 8-bit grey [n, S, S]');
     const n = shape[0];
     this.maxBatch = Math.max(this.maxBatch, n);
     this.images += n;
@@ -26,8 +32,8 @@ class BrightnessModel implements InferenceModel {
     const data = new Float32Array(n * 3);
     for (let i = 0; i < n; i++) {
       let s = 0;
-      for (let k = 0; k < per / 3; k++) s += px[i * per + k];
-      data.set([s / (per / 3) + 2, 2, 0], i * 3);
+      for (let k = 0; k < per; k++) s += LUT0[px[i * per + k]];
+      data.set([s / per + 2, 2, 0], i * 3);
     }
     return { data, shape: [n, 3] };
   }
@@ -46,7 +52,9 @@ describe('eval/pipeline: zero-shot eval over a manifest', function () {
   const edema: number[] = [];
   const mass: (number | null)[] = [];
 
+  after(() => setImageBackend('auto'));
   before(async () => {
+    setImageBackend('sharp'); // unit tests load no addon
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xt-pipe-'));
     const rows: string[] = [];
     for (let i = 0; i < 30; i++) {

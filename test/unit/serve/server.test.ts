@@ -4,6 +4,11 @@ import sharp from 'sharp';
 import { createServer, Limiter, type XrayServer } from '../../../lib/serve/server';
 import { classify, type InferenceModel } from '../../../lib/eval/inference';
 import { parseMultipart } from '../../../lib/serve/multipart';
+import type { Pixels } from '../../../lib/eval/zeroshot';
+import { normalizeLut } from '../../../lib/data/images';
+import { setImageBackend } from '../../../lib/image/decode';
+
+const LUT0 = normalizeLut()[0]; // grey level → CLIP-normalised channel 0, as the addon computes it
 
 /**
  * A fake model (D = 4) on real decoded images: the image embedding is built from the mean of each channel half,
@@ -16,7 +21,8 @@ class FakeModel implements InferenceModel {
   maxActive = 0;
   calls = 0;
   constructor(private readonly delayMs = 0) {}
-  async encodeImages(px: Float32Array, shape: number[]) {
+  async encodeImages(px: Pixels, shape: number[]) {
+    assert.ok(px instanceof Uint8Array && shape.length === 3, 'the server hands the model 8-bit grey [n, S, S]');
     this.active++;
     this.calls++;
     this.maxActive = Math.max(this.maxActive, this.active);
@@ -28,8 +34,8 @@ class FakeModel implements InferenceModel {
       for (let i = 0; i < n; i++) {
         let a = 0;
         let b = 0;
-        for (let k = 0; k < per / 2; k++) a += px[i * per + k];
-        for (let k = per / 2; k < per; k++) b += px[i * per + k];
+        for (let k = 0; k < per / 2; k++) a += LUT0[px[i * per + k]];
+        for (let k = per / 2; k < per; k++) b += LUT0[px[i * per + k]];
         data.set([a / per, b / per, 1, 0.5], i * 4);
       }
       return { data, shape: [n, 4] };
@@ -103,12 +109,16 @@ describe('eval/serve', function () {
   let img: Buffer;
 
   before(async () => {
+    setImageBackend('sharp'); // unit tests load no addon
     model = new FakeModel();
     srv = createServer({ model, maxBodyBytes: 64 * 1024, maxConcurrent: 2, maxQueue: 64 });
     port = (await srv.listen(0)).port; // a random free port on loopback
     img = await png(60);
   });
-  after(async () => srv.close());
+  after(async () => {
+    setImageBackend('auto');
+    await srv.close();
+  });
 
   it('GET /healthz', async () => {
     const r = await request(port, 'GET', '/healthz');

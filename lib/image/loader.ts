@@ -1,21 +1,25 @@
 /**
- * The streaming batch loader: an async iterator of NCHW image batches (+ reports and labels).
+ * The streaming batch loader: an async iterator of 8-bit grey image batches, `Uint8Array` [n, size, size]
+ * (+ reports and labels). The encoders and the training step take them as they are (1 byte per pixel crosses
+ * into the addon, which normalises with the model's mean/std); it lives in lib/image because its default
+ * decoder is lib/image/decode.ts (the per-file rule, which may load the addon).
  *  - Order: a permutation of record indices per (seed, epoch) — only indices are shuffled; images are
  *    read when their batch is built. Resumable: every batch carries `position`, and
  *    `iterate(epoch, position)` continues exactly where that batch left off.
- *  - Bounded: at most `concurrency` samples decode at once (sharp runs them on libuv's pool), and at most
+ *  - Bounded: at most `concurrency` samples decode at once (both decoders run on libuv's pool), and at most
  *    `prefetch` finished batches wait for the consumer, so memory is (prefetch + 1) batches.
  *  - Bad samples (missing/corrupt image, empty report when `requireReport`): `skip` counts them and takes
  *    the next sample in the order (batches stay full), `fail` throws an XtError naming the file.
  *    A sample that takes longer than `sampleTimeoutMs` counts as bad: the loader never hangs.
  */
-import { BadLog, type BadSummary } from './skip-log';
-import { applyAugment, sampleAugment, type AugmentOptions } from './augment';
-import { decodeGrey, floatGreyToCHW, greyToCHW, normalizeLut, type DecodeOptions, type GreyImage, type ResizeMode } from './images';
-import { loadReport } from './readers/mimic';
-import { Rng, permutation } from './rng';
+import { BadLog, type BadSummary } from '../data/skip-log';
+import { applyAugment, sampleAugment, type AugmentOptions } from '../data/augment';
+import type { DecodeOptions, GreyImage, ResizeMode } from '../data/images';
+import { loadReport } from '../data/readers/mimic';
+import { Rng, permutation } from '../data/rng';
 import { xtError, isXtError } from '../errors';
-import type { StudyRecord } from './types';
+import type { StudyRecord } from '../data/types';
+import { decodeGrey } from './decode';
 
 export interface LoaderOptions {
   batchSize: number;
@@ -42,8 +46,6 @@ export interface LoaderOptions {
   requireReport?: boolean;
   /** Label columns of `Batch.labels` (default: the first record's label names). */
   labelNames?: string[];
-  mean?: readonly number[];
-  std?: readonly number[];
   /** A sample slower than this is bad (default 60 000 ms). */
   sampleTimeoutMs?: number;
   /**
@@ -54,13 +56,15 @@ export interface LoaderOptions {
   shard?: { rank: number; world: number };
   /** Called for every bad sample as it is found. */
   onBad?: (b: { path: string; reason: string }) => void;
-  /** The image decoder (default `decodeGrey`: sharp / DICOM); injectable for custom storage or tests. */
+  /** The image decoder (default lib/image `decodeGrey`: the per-file rule); injectable for custom storage or tests. */
   decode?: (path: string, opts: DecodeOptions) => Promise<GreyImage>;
 }
 
 export interface Batch {
-  /** [n, 3, size, size], CLIP-normalised. */
-  images: Float32Array;
+  /** 8-bit grey pixels, [n, size, size] row-major: the model input as it is (see `pixelShape`). */
+  images: Uint8Array;
+  /** [n, size, size]: the shape to pass with `images` to encodeImages / step / evalLoss. */
+  pixelShape: [number, number, number];
   n: number;
   size: number;
   /** Record indices (into the loader's records). */
@@ -89,7 +93,7 @@ export interface EpochSummary {
 }
 
 type Sample =
-  | { ok: true; index: number; path: string; report?: string; u8?: Uint8Array; f32?: Float32Array }
+  | { ok: true; index: number; path: string; report?: string; u8: Uint8Array }
   | { ok: false; index: number; path: string; reason: string; error: Error };
 
 export class DataLoader implements AsyncIterable<Batch> {
@@ -181,7 +185,7 @@ export class DataLoader implements AsyncIterable<Batch> {
       if (augment) {
         const src = await decode(path, { size: Math.ceil(size * 1.15), mode: 'shorter' });
         const p = sampleAugment(new Rng(o.seed, epoch, index, 2), src.width, src.height, augment);
-        return { ok: true, index, path, report, f32: applyAugment(src, p, size) };
+        return { ok: true, index, path, report, u8: applyAugment(src, p, size) };
       }
       const img = await decode(path, { size, mode: (o.mode ?? 'crop') as ResizeMode });
       if (img.width !== size || img.height !== size || img.data.length !== size * size)
@@ -222,7 +226,6 @@ export class DataLoader implements AsyncIterable<Batch> {
     const B = o.batchSize;
     const S = o.imageSize;
     const C = this.labelNames.length;
-    const lut = o.mean || o.std ? normalizeLut(o) : undefined;
     const epochBad = new BadLog(20);
     const summary: EpochSummary = { epoch, batches: 0, samples: 0, skipped: 0, bad: epochBad.summary() };
 
@@ -269,12 +272,11 @@ export class DataLoader implements AsyncIterable<Batch> {
       }
       if (!got.length || (o.dropLast && got.length < B)) return null;
       const m = got.length;
-      const per = 3 * S * S;
-      const images = new Float32Array(m * per);
+      const per = S * S;
+      const images = new Uint8Array(m * per);
       const labels = new Float32Array(m * C);
       got.forEach((g, k) => {
-        if (g.u8) greyToCHW({ width: S, height: S, data: g.u8 }, images, k * per, lut);
-        else floatGreyToCHW(g.f32!, S, S, images, k * per, o);
+        images.set(g.u8, k * per);
         const lab = this.records[g.index].labels;
         for (let c = 0; c < C; c++) {
           const v = lab[this.labelNames[c]];
@@ -283,6 +285,7 @@ export class DataLoader implements AsyncIterable<Batch> {
       });
       const b: Batch = {
         images,
+        pixelShape: [m, S, S],
         n: m,
         size: S,
         indices: got.map((g) => g.index),
