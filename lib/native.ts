@@ -228,6 +228,13 @@ export interface ClipNative {
    * validating, XT_IO naming the file (and tensor) for any inconsistency.
    */
   readSafetensors(path: string): Promise<{ metadata: Record<string, string>; tensors: Record<string, SafetensorsTensor> }>;
+  /**
+   * The package's one safetensors writer (model saving's too), atomic. `dtype` is required here
+   * (lib/io/safetensors.ts derives it); numbers store as F64/F32/F16/BF16, integers as I64..I8/U8/BOOL
+   * when they fit. XT_INVALID / XT_SHAPE naming the tensor, XT_IO naming the file.
+   */
+  writeSafetensors(path: string, tensors: { name: string; dtype: string; shape: number[]; data: SafetensorsTensor['data'] }[],
+    metadata?: Record<string, string>): Promise<void>;
   /** Detect a weight file/folder's format and configuration without loading it. */
   inspectWeights(path: string): Promise<WeightsInfo>;
 }
@@ -245,13 +252,6 @@ export interface LossNativeOptions {
   /** positive-pair clip in [-1, 1] (default 1: plain CLIP). */
   positiveClip?: number;
   /** one group id per sample; same id = positive pair. */
-  /**
-   * The package's one safetensors writer (model saving's too), atomic. `dtype` is required here
-   * (lib/io/safetensors.ts derives it); numbers store as F64/F32/F16/BF16, integers as I64..I8/U8/BOOL
-   * when they fit. XT_INVALID / XT_SHAPE naming the tensor, XT_IO naming the file.
-   */
-  writeSafetensors(path: string, tensors: { name: string; dtype: string; shape: number[]; data: SafetensorsTensor['data'] }[],
-    metadata?: Record<string, string>): Promise<void>;
   groups?: Int32Array | null;
   impl?: LossImpl;
   device?: LossDevice;
@@ -294,6 +294,12 @@ export interface TrainSessionOptions {
   gradClip: number;
   /** Micro-batches per step (gradient accumulation). */
   accumSteps: number;
+  /** Gradient checkpointing of both towers' transformer blocks during steps. */
+  gradCheckpointing: boolean;
+  /** Patch dropout during steps: the share of each image's patch tokens dropped, in [0, 1). */
+  patchDropout: number;
+  /** Seeds the CPU generator the steps draw from (rank r of a data-parallel run: seed + r). */
+  seed: number;
   lockImage: boolean;
   lockText: boolean;
   /** Skip steps whose loss or gradients are not finite (else the step rejects with XT_NONFINITE). */

@@ -1,5 +1,6 @@
 #include "clip/transformer.h"
 
+#include "clip/checkpoint.h"
 #include "core/errors.h"
 
 namespace xt {
@@ -47,11 +48,13 @@ ResidualAttentionBlockImpl::ResidualAttentionBlockImpl(int64_t width, int64_t he
   ln_2 = register_module("ln_2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}).eps(eps)));
 }
 
+torch::Tensor ResidualAttentionBlockImpl::forward_graph(const torch::Tensor& x, bool causal) {
+  torch::Tensor y = x + attn->forward(ln_1->forward(x), causal);
+  return y + mlp->forward(ln_2->forward(y));
+}
+
 torch::Tensor ResidualAttentionBlockImpl::forward(torch::Tensor x, bool causal) {
-  if (!InferencePath()) {
-    x = x + attn->forward(ln_1->forward(x), causal);
-    return x + mlp->forward(ln_2->forward(x));
-  }
+  if (!InferencePath()) return forward_graph(x, causal);
   // Inference: x += out_proj(attn(ln_1(x))); x += c_proj(act(c_fc(ln_2(x)))), with the bias
   // and residual folded into in-place GEMMs on x (one read-modify-write of x per branch).
   const int64_t w = x.size(-1);
@@ -88,8 +91,16 @@ torch::Tensor TransformerImpl::forward(const torch::Tensor& x, bool causal) {
   return run(InferencePath() && x.is_contiguous() ? x.clone() : x, causal);
 }
 
+namespace {
+torch::Tensor RunBlock(ResidualAttentionBlock& b, torch::Tensor x, bool causal, bool checkpoint) {
+  if (checkpoint && !InferencePath() && x.requires_grad()) return CheckpointedBlock(*b, x, causal);
+  return b->forward(std::move(x), causal);
+}
+}  // namespace
+
 torch::Tensor TransformerImpl::run(torch::Tensor x, bool causal) {
-  for (auto& b : blocks) x = b->forward(x, causal);
+  const bool ckpt = grad_checkpointing && is_training();
+  for (auto& b : blocks) x = RunBlock(b, std::move(x), causal, ckpt);
   return x;
 }
 
@@ -97,7 +108,8 @@ torch::Tensor TransformerImpl::run_pooled(torch::Tensor x, bool causal, const to
                                           const torch::Tensor& pos) {
   const int64_t n = x.size(0), l = x.size(1);
   if (blocks.empty()) return x.reshape({n * l, x.size(2)}).index_select(0, rows);
-  for (size_t i = 0; i + 1 < blocks.size(); ++i) x = blocks[i]->forward(x, causal);
+  const bool ckpt = grad_checkpointing && is_training();
+  for (size_t i = 0; i + 1 < blocks.size(); ++i) x = RunBlock(blocks[i], std::move(x), causal, ckpt);
   return blocks.back()->forward_at(x, causal, rows, pos);
 }
 

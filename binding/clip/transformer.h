@@ -36,6 +36,9 @@ class ResidualAttentionBlockImpl : public torch::nn::Module {
   ResidualAttentionBlockImpl(int64_t width, int64_t heads, bool quick_gelu, double eps);
   // x: [N, L, W] (contiguous for the fused path, which updates it in place and returns it).
   torch::Tensor forward(torch::Tensor x, bool causal);
+  // The out-of-place ops of the training graph, whatever the grad mode (forward() with grad mode on;
+  // gradient checkpointing runs it without a graph and again, with one, in backward).
+  torch::Tensor forward_graph(const torch::Tensor& x, bool causal);
   // The block's output at one token per sequence: rows [N] index x viewed as [N*L, W], pos [N]
   // are the tokens' positions within their sequences (used for the causal mask). Returns [N, W].
   // Only keys and values are computed for the other tokens.
@@ -61,6 +64,9 @@ class TransformerImpl : public torch::nn::Module {
   torch::Tensor run_pooled(torch::Tensor x, bool causal, const torch::Tensor& rows, const torch::Tensor& pos);
 
   int64_t width, layers;
+  // Gradient checkpointing (clip/checkpoint.h) of every block but the pooled last one, in training
+  // with grad mode on and an input that requires grad. Off by default.
+  bool grad_checkpointing = false;
   torch::nn::ModuleList resblocks{nullptr};
   std::vector<ResidualAttentionBlock> blocks;  // typed handles to the same modules
 };

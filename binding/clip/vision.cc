@@ -1,5 +1,10 @@
 #include "clip/vision.h"
 
+#include <algorithm>
+#include <cmath>
+#include <tuple>
+#include <vector>
+
 #include "core/errors.h"
 
 namespace xt {
@@ -23,6 +28,25 @@ VisionTransformerImpl::VisionTransformerImpl(const ClipConfig& cfg)
   proj = register_parameter("proj", torch::randn({width, output_dim}) * scale);
 }
 
+namespace {
+// x: [N, 1 + P, W] (class token first) -> [N, 1 + K, W]: the class token and K = max(1, floor((1 - p) P))
+// patch tokens per image, the K of largest N(0, 1) draw (open_clip's choice: a uniformly random subset).
+torch::Tensor DropPatches(const torch::Tensor& x, double p) {
+  const int64_t n = x.size(0), patches = x.size(1) - 1, w = x.size(2);
+  const int64_t keep = std::max<int64_t>(1, static_cast<int64_t>(std::floor((1.0 - p) * static_cast<double>(patches))));
+  if (keep >= patches) return x;
+  // Drawn on the CPU (its generator is the one the session seeds and saves), one image after another, so
+  // that image i gets the same patches whether it is encoded in one batch or in micro-batches
+  // (exact accumulation, train/grad_cache.h, replays the generator between its two passes).
+  std::vector<torch::Tensor> keys;
+  keys.reserve(n);
+  for (int64_t i = 0; i < n; ++i) keys.push_back(torch::randn({patches}));
+  torch::Tensor idx = std::get<1>(torch::stack(keys).topk(keep, /*dim=*/1)).add_(1).to(x.device());
+  torch::Tensor kept = x.gather(1, idx.unsqueeze(-1).expand({n, keep, w}));
+  return at::cat({x.narrow(1, 0, 1), kept}, 1);
+}
+}  // namespace
+
 torch::Tensor VisionTransformerImpl::forward(const torch::Tensor& images) {
   XT_CHECK(images.dim() == 4 && images.size(1) == 3 && images.size(2) == input_resolution &&
                images.size(3) == input_resolution,
@@ -39,6 +63,7 @@ torch::Tensor VisionTransformerImpl::forward(const torch::Tensor& images) {
     x.add_(positional_embedding);
   else
     x = x + positional_embedding;
+  if (patch_dropout > 0 && is_training()) x = DropPatches(x, patch_dropout);
   x = ln_pre->forward(x);
   // only the class token is read: the last block runs at it alone (keys/values for all)
   const int64_t l = x.size(1);

@@ -18,6 +18,10 @@ class VisionTransformerImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& images);
 
   int64_t input_resolution, patch_size, width, output_dim;
+  // Patch dropout (FLIP; open_clip's PatchDropout): in training mode each image keeps the class token and
+  // a random max(1, floor((1 - p) * patches)) of its patch tokens, drawn from the CPU default generator
+  // (the training session's seeded, checkpointed state). Evaluation (eval mode) sees every patch.
+  double patch_dropout = 0;
   torch::nn::Conv2d conv1{nullptr};
   torch::Tensor class_embedding;
   torch::Tensor positional_embedding;

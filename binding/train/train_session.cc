@@ -31,6 +31,7 @@
 #include "image/pixels.h"
 #include "loss/relaxed_loss.h"
 #include "train/fused_adamw.h"
+#include "train/grad_cache.h"
 
 namespace xt {
 namespace train {
@@ -57,6 +58,13 @@ struct Options {
   // > 1: steps run without a device->host synchronisation; the loss, gradient norm and non-finite
   // count are read every sync_every steps (or when a step asks). fp16 always syncs (loss scaling).
   int sync_every;
+  // Activation memory (issue 16): gradient checkpointing of both towers' blocks (clip/checkpoint.h) and
+  // patch dropout p (clip/vision.h), applied to the model during this session's steps only.
+  bool grad_checkpointing;
+  double patch_dropout;
+  // Seeds the CPU generator the steps draw from (patch dropout) when the session starts; a resumed run
+  // then restores the saved generator state (setRngState). Data-parallel rank r draws from seed + r.
+  double seed;
 };
 
 Napi::Value RequiredOption(const Napi::Object& o, const char* key, const char* want) {
@@ -108,12 +116,20 @@ Options ParseOptions(const Napi::Object& o, bool cuda) {
   op.skip_nonfinite = BoolOption(o, "skipNonfinite");
   op.precision = StringOption(o, "precision");
   op.sync_every = IntOption(o, "syncEvery", 1, 100000);
+  op.grad_checkpointing = BoolOption(o, "gradCheckpointing");
+  op.patch_dropout = NumberOption(o, "patchDropout");
+  op.seed = NumberOption(o, "seed");
+  XT_CHECK(op.seed >= 0 && op.seed <= 9007199254740991.0 && op.seed == std::floor(op.seed), kInvalid,
+           "train: seed must be an integer >= 0");
   XT_CHECK(op.lr > 0 && std::isfinite(op.lr), kInvalid, "train: lr must be a positive number");
   XT_CHECK(op.weight_decay >= 0 && std::isfinite(op.weight_decay), kInvalid, "train: weightDecay must be >= 0");
   XT_CHECK(op.beta1 >= 0 && op.beta1 < 1 && op.beta2 >= 0 && op.beta2 < 1, kInvalid, "train: betas must be in [0, 1)");
   XT_CHECK(op.eps > 0 && std::isfinite(op.eps), kInvalid, "train: eps must be a positive number");
   XT_CHECK(op.positive_clip >= -1 && op.positive_clip <= 1, kInvalid, "train: positiveClip must be in [-1, 1]");
   XT_CHECK(op.grad_clip >= 0 && std::isfinite(op.grad_clip), kInvalid, "train: gradClip must be >= 0 (0 = off)");
+  XT_CHECK(op.patch_dropout >= 0 && op.patch_dropout < 1, kInvalid,
+           "train: patchDropout must be in [0, 1) (the share of patch tokens dropped), got " +
+               std::to_string(op.patch_dropout));
   XT_CHECK(op.precision == "fp32" || op.precision == "bf16" || op.precision == "fp16", kInvalid,
            "train: precision must be fp32, bf16 or fp16");
   XT_CHECK(op.precision != "fp16" || cuda, kInvalid,
@@ -149,6 +165,7 @@ struct Session {
   Options opt;
   std::vector<torch::Tensor> params;  // trainable, in model order
   std::vector<std::string> names;
+  std::vector<torch::Tensor> key_bias;  // the attention in_proj_bias parameters (see ZeroKeyBiasGrads)
   std::unique_ptr<torch::optim::AdamW> optimizer;
   std::unique_ptr<dist::GradientReducer> reducer;
   double loss_scale = 65536.0;  // fp16 only
@@ -171,6 +188,9 @@ void Setup(Session& s) {
       if (locked) continue;
       s.params.push_back(p);
       s.names.push_back(name);
+      static const std::string kInProjBias = "attn.in_proj_bias";
+      if (name.size() >= kInProjBias.size() && name.compare(name.size() - kInProjBias.size(), kInProjBias.size(), kInProjBias) == 0)
+        s.key_bias.push_back(p);
       (NoDecay(name, p) ? no_decay : decay).push_back(p);
     }
     XT_CHECK(!s.params.empty(), kInvalid, "train: every parameter is locked (both --lock-image and --lock-text)");
@@ -258,10 +278,9 @@ BatchInput ReadBatch(const Napi::CallbackInfo& info, bool use_groups, const char
   return b;
 }
 
-// One micro-batch forward: embeddings (gathered over ranks when data-parallel) and the loss.
-// lazy (on CUDA): no finiteness checks that would read device values; a non-finite loss comes out instead.
-torch::Tensor ForwardLoss(clip::ClipModel& m, const Session& s, const torch::Tensor& px, const torch::Tensor& ids,
-                          const c10::optional<torch::Tensor>& groups, const at::Device& dev, bool lazy = false) {
+// The features of one micro-batch under the step's autocast (fp32 on the CPU, where the loss runs in fp32).
+std::pair<torch::Tensor, torch::Tensor> Encode(clip::ClipModel& m, const Session& s, const torch::Tensor& px,
+                                               const torch::Tensor& ids, const at::Device& dev) {
   torch::Tensor img, txt;
   {
     AutocastScope ac(s.opt.precision, dev);
@@ -270,6 +289,13 @@ torch::Tensor ForwardLoss(clip::ClipModel& m, const Session& s, const torch::Ten
   }
   if (img.scalar_type() != at::kFloat && !dev.is_cuda()) img = img.to(at::kFloat);
   if (txt.scalar_type() != at::kFloat && !dev.is_cuda()) txt = txt.to(at::kFloat);
+  return {img, txt};
+}
+
+// The loss on features (gathered over ranks when data-parallel, with gradient).
+// lazy (on CUDA): no finiteness checks that would read device values; a non-finite loss comes out instead.
+torch::Tensor LossOn(clip::ClipModel& m, const Session& s, torch::Tensor img, torch::Tensor txt,
+                     const c10::optional<torch::Tensor>& groups, const at::Device& dev, bool lazy) {
   c10::optional<torch::Tensor> g = groups;
   if (dist::Current().world_size > 1) {
     img = dist::AllGatherWithGrad(img);
@@ -284,10 +310,49 @@ torch::Tensor ForwardLoss(clip::ClipModel& m, const Session& s, const torch::Ten
   return relaxed_contrastive_loss(img, txt, m->logit_scale, s.opt.positive_clip, g, /*validate_values=*/check);
 }
 
+// Forward and backward of the whole batch's loss: one pass when accum = 1; with accum > 1 the exact
+// full-batch loss at micro-batch memory (grad_cache.h). Returns the detached loss (undefined when the
+// features were not finite: no gradient then). `grad_scale`: fp16's loss scale.
+torch::Tensor LossBackward(clip::ClipModel& m, Session& s, const torch::Tensor& px, const torch::Tensor& ids,
+                           const c10::optional<torch::Tensor>& groups, int accum, double grad_scale,
+                           const at::Device& dev, bool lazy) {
+  auto prepare = [&] {
+    if (s.reducer) s.reducer->Prepare();
+  };
+  if (accum == 1) {
+    auto f = Encode(m, s, px, ids, dev);
+    torch::Tensor loss = LossOn(m, s, f.first, f.second, groups, dev, lazy);
+    if (!loss.defined()) return loss;
+    prepare();
+    (grad_scale != 1.0 ? loss * grad_scale : loss).backward();
+    return loss.detach();
+  }
+  return CachedContrastiveBackward(
+      px, ids, groups, accum, grad_scale,
+      [&](const torch::Tensor& p, const torch::Tensor& i) { return Encode(m, s, p, i, dev); },
+      [&](const torch::Tensor& img, const torch::Tensor& txt, const c10::optional<torch::Tensor>& g) {
+        return LossOn(m, s, img, txt, g, dev, lazy);
+      },
+      prepare);
+}
+
 bool AllFinite(const std::vector<torch::Tensor>& ts) {
   for (const auto& t : ts)
     if (t.grad().defined() && !torch::isfinite(t.grad()).all().item<bool>()) return false;
   return true;
+}
+
+// The key bias of attention (in_proj_bias rows [W, 2W)) adds q . b_k to every score of a query: a constant
+// per query, which the softmax cancels. It changes no output, so its exact gradient is zero; the computed
+// one is rounding noise, which AdamW divides by its own running RMS and turns into lr-sized random steps
+// (different for every summation order: threads, accumulation, ranks). Zeroing it keeps the key bias at
+// its value and makes those paths agree.
+void ZeroKeyBiasGrads(Session& s) {
+  for (auto& p : s.key_bias) {
+    if (!p.grad().defined()) continue;
+    const int64_t w = p.size(0) / 3;
+    p.mutable_grad().narrow(0, w, w).zero_();
+  }
 }
 
 // What every step starts with: train mode, zeroed gradients, the learning rate, the micro-batch count, and
@@ -306,7 +371,12 @@ StepInputs BeginStep(Session& s, clip::ClipModel& m, const BatchInput& b, double
   SetLr(*s.optimizer, lr);
   StepInputs in;
   in.B = b.pixels.n();
-  in.accum = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(s.opt.accum_steps, in.B)));
+  // micro-batch k holds rows [B*k/accum, B*(k+1)/accum): sizes differ by at most one when accum does not
+  // divide B, which changes nothing but memory (the loss is the whole batch's, grad_cache.h)
+  XT_CHECK(s.opt.accum_steps <= in.B, kInvalid,
+           "train: accumSteps (" + std::to_string(s.opt.accum_steps) + ") is larger than the batch (" +
+               std::to_string(in.B) + " samples): a micro-batch needs at least one sample");
+  in.accum = s.opt.accum_steps;
   in.px = ModelPixels(b.pixels, s.model->pixel_norm, dev, s.model->dtype, /*non_blocking=*/cuda);
   in.ids = b.tokens;  // stays on the host: encode_text reads the pooling positions there, then copies
   return in;
@@ -331,24 +401,17 @@ StepResult LazyStep(Session& s, clip::ClipModel& m, const BatchInput& b, double 
   }
   torch::Tensor step_loss = torch::zeros({}, dopt);
   bool host_bad = false;  // CPU only: non-finite embeddings found (free to check there)
-  for (int k = 0; k < accum; ++k) {
-    int64_t lo = B * k / accum, hi = B * (k + 1) / accum;
-    c10::optional<torch::Tensor> g;
-    if (b.groups) g = b.groups->slice(0, lo, hi);
-    torch::Tensor loss = ForwardLoss(m, s, px_all.slice(0, lo, hi), ids_all.slice(0, lo, hi), g, dev, /*lazy=*/true);
-    if (!loss.defined()) {
-      host_bad = true;
-      break;
-    }
-    step_loss.add_(loss.detach().to(torch::kDouble), 1.0 / accum);
-    if (s.reducer && k == accum - 1) s.reducer->Prepare();
-    (loss / static_cast<double>(accum)).backward();
+  {
+    torch::Tensor loss = LossBackward(m, s, px_all, ids_all, b.groups, accum, 1.0, dev, /*lazy=*/true);
+    if (loss.defined()) step_loss.add_(loss.to(torch::kDouble));
+    else host_bad = true;
   }
   if (host_bad) {
     s.optimizer->zero_grad();
     s.bad_acc.add_(1);
   } else {
     if (s.reducer) s.reducer->Finish();
+    ZeroKeyBiasGrads(s);
     std::vector<torch::Tensor> norms;
     std::vector<torch::Tensor> grads;
     for (auto& p : s.params) {
@@ -405,9 +468,27 @@ StepResult LazyStep(Session& s, clip::ClipModel& m, const BatchInput& b, double 
   return r;
 }
 
+// The training-only behaviour of a step (gradient checkpointing, patch dropout) is switched on for the step
+// and off after it, with the model back in eval mode: whatever else encodes with the same model between
+// steps (validation, encodeImages) sees the plain model.
+struct StepScope {
+  clip::ClipModel& m;
+  StepScope(clip::ClipModel& model, const Options& o) : m(model) { Set(o.grad_checkpointing, o.patch_dropout); }
+  ~StepScope() {
+    Set(false, 0);
+    m->eval();
+  }
+  void Set(bool ckpt, double p) {
+    m->visual->transformer->grad_checkpointing = ckpt;
+    m->text->transformer->grad_checkpointing = ckpt;
+    m->visual->patch_dropout = p;
+  }
+};
+
 StepResult Step(Session& s, BatchInput b, double lr, bool force_sync) {
   std::lock_guard<std::mutex> lock(s.mu);
   return clip::WithModel(s.model, [&](clip::ClipModel& m) {
+    StepScope scope(m, s.opt);
     if (s.opt.sync_every > 1 && s.opt.precision != "fp16") return LazyStep(s, m, b, lr, force_sync);
     const at::Device dev = s.model->device;
     const auto [px_all, ids_all, B, accum] = BeginStep(s, m, b, lr);
@@ -416,27 +497,19 @@ StepResult Step(Session& s, BatchInput b, double lr, bool force_sync) {
     const bool fp16 = s.opt.precision == "fp16";
     double total = 0;
     bool finite = true;
-    for (int k = 0; k < accum; ++k) {
-      int64_t lo = B * k / accum, hi = B * (k + 1) / accum;
-      auto px = px_all.slice(0, lo, hi);
-      auto ids = ids_all.slice(0, lo, hi);
-      c10::optional<torch::Tensor> g;
-      if (b.groups) g = b.groups->slice(0, lo, hi);
-      torch::Tensor loss = ForwardLoss(m, s, px, ids, g, dev);
+    {
+      torch::Tensor loss = LossBackward(m, s, px_all, ids_all, b.groups, accum, fp16 ? s.loss_scale : 1.0, dev,
+                                        /*lazy=*/false);
       if (!loss.defined()) {
         finite = false;
         total = std::numeric_limits<double>::quiet_NaN();
-        break;
+      } else {
+        total = loss.item<double>();  // one host sync per step (the JS side logs every step)
+        if (!std::isfinite(total)) finite = false;
       }
-      double lv = loss.item<double>();  // one host sync per micro-batch (the JS side logs every step)
-      if (!std::isfinite(lv)) finite = false;
-      total += lv / accum;
-      torch::Tensor scaled = loss / static_cast<double>(accum);
-      if (fp16) scaled = scaled * s.loss_scale;
-      if (s.reducer && k == accum - 1) s.reducer->Prepare();
-      scaled.backward();
     }
     if (s.reducer && finite) s.reducer->Finish();
+    ZeroKeyBiasGrads(s);
     r.loss = total;
     if (fp16) {
       for (auto& p : s.params)
@@ -543,6 +616,11 @@ class TrainSessionWrap : public Napi::ObjectWrap<TrainSessionWrap> {
                "TrainSession(model, options): options (every training option, resolved) are required");
       s_->opt = ParseOptions(info[1].As<Napi::Object>(), s_->model->device.is_cuda());
       Setup(*s_);
+      {
+        auto gen = at::detail::getDefaultCPUGenerator();
+        std::lock_guard<std::mutex> lock(gen.mutex());
+        gen.set_current_seed(static_cast<uint64_t>(s_->opt.seed) + 0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(dist::Current().rank));
+      }
     } catch (const Napi::Error& e) {
       throw;
     } catch (...) {
@@ -558,7 +636,7 @@ class TrainSessionWrap : public Napi::ObjectWrap<TrainSessionWrap> {
     return Guard(env, [&]() -> Napi::Value {
       XT_CHECK(info.Length() >= 6 && info[5].IsNumber(), kInvalid,
                "step(pixels, pixelShape, tokens, tokenShape, groups, lr): 6 arguments expected");
-      BatchInput b = ReadBatch(info, s_->opt.multi_positive, "evalLoss", s_->model->cfg.image_resolution);
+      BatchInput b = ReadBatch(info, s_->opt.multi_positive, "step", s_->model->cfg.image_resolution);
       double lr = info[5].As<Napi::Number>().DoubleValue();
       XT_CHECK(lr >= 0 && std::isfinite(lr), kInvalid, "step: lr must be a finite number >= 0");
       const bool sync = info.Length() > 6 && info[6].IsBoolean() && info[6].As<Napi::Boolean>().Value();
@@ -573,7 +651,7 @@ class TrainSessionWrap : public Napi::ObjectWrap<TrainSessionWrap> {
     Napi::Env env = info.Env();
     return Guard(env, [&]() -> Napi::Value {
       XT_CHECK(info.Length() >= 4, kInvalid, "evalLoss(pixels, pixelShape, tokens, tokenShape, groups?)");
-      BatchInput b = ReadBatch(info, s_->opt.multi_positive, "step", s_->model->cfg.image_resolution);
+      BatchInput b = ReadBatch(info, s_->opt.multi_positive, "evalLoss", s_->model->cfg.image_resolution);
       SessionPtr s = s_;
       return RunAsync<double>(
           env, "xt.train.evalLoss", [s, b]() { return EvalLoss(*s, b); },

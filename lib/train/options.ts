@@ -56,6 +56,10 @@ export interface TrainOptions {
   warmup?: number;
   gradClip?: number;
   accumSteps?: number;
+  /** Gradient checkpointing of both towers' transformer blocks (exact; less activation memory, ~1/3 more compute). */
+  gradCheckpointing?: boolean;
+  /** Patch dropout in training: the share of patch tokens dropped per image, in [0, 1). */
+  patchDropout?: number;
   lockImage?: boolean;
   lockText?: boolean;
   precision?: Precision;
@@ -114,6 +118,8 @@ export interface ResolvedOptions {
   warmup: number;
   gradClip: number;
   accumSteps: number;
+  gradCheckpointing: boolean;
+  patchDropout: number;
   lockImage: boolean;
   lockText: boolean;
   precision: Precision;
@@ -218,11 +224,13 @@ export const TRAIN_OPTIONS: readonly TrainOptionSpec[] = [
   { key: 'eps', flag: 'eps', type: 'number', min: 0, max: 1, minOpen: true, default: 1e-6, native: true, help: 'AdamW epsilon (CLIP\'s 1e-6)' },
   { key: 'warmup', flag: 'warmup', type: 'integer', min: 0, default: (c) => Math.round(c.steps * 0.05), defaultText: '5% of the steps', help: 'linear warmup steps, then cosine decay' },
   { key: 'gradClip', flag: 'grad-clip', type: 'number', min: 0, max: 1e9, default: 1, native: true, help: 'max gradient norm (0 = off)' },
-  { key: 'accumSteps', flag: 'accum', type: 'integer', min: 1, default: 1, native: true, help: 'gradient accumulation: micro-batches per step' },
+  { key: 'accumSteps', flag: 'accum', type: 'integer', min: 1, default: 1, native: true, help: 'micro-batches per step, exact: the loss is still the whole batch\'s (cached features, GradCache); any N up to the batch size' },
+  { key: 'gradCheckpointing', flag: 'grad-checkpointing', type: 'boolean', default: false, native: true, help: 'recompute each transformer block in backward instead of keeping its activations (both towers; exact)' },
+  { key: 'patchDropout', flag: 'patch-dropout', arg: 'P', type: 'number', min: 0, max: 1, maxOpen: true, default: 0, native: true, help: 'training only: drop this share of each image\'s patch tokens (FLIP; changes the objective)' },
   { key: 'lockImage', flag: 'lock-image', type: 'boolean', default: false, native: true, help: 'freeze the image tower' },
   { key: 'lockText', flag: 'lock-text', type: 'boolean', default: false, native: true, help: 'freeze the text tower' },
   { key: 'precision', flag: 'precision', type: 'string', choices: ['fp32', 'bf16', 'fp16'], default: (c) => (c.cuda ? 'bf16' : 'fp32'), defaultText: 'bf16 on CUDA, fp32 on the CPU', native: true, help: 'bf16/fp16 autocast on CUDA (fp16 with dynamic loss scaling; fp32 weights and optimizer state)' },
-  { key: 'seed', flag: 'seed', type: 'integer', min: 0, default: 0, help: 'seed of the initialisation, the data order, the sentence draws and the augmentation' },
+  { key: 'seed', flag: 'seed', type: 'integer', min: 0, default: 0, native: true, help: 'seed of the initialisation, the data order, the sentence draws, the augmentation and patch dropout' },
   { key: 'augment', flag: 'augment', type: 'boolean', default: true, help: 'training augmentation (--no-augment to disable)' },
   // ---- the run ----
   { key: 'out', flag: 'out', arg: 'DIR', type: 'string', required: true, help: 'output folder (model, checkpoints/, metrics.jsonl, summary.json)' },
@@ -342,6 +350,9 @@ export function resolveTrainOptions(o: TrainOptions, ctx: { device: string; batc
   for (const s of RESOLVED_FROM_TABLE) {
     const v = valueOf(s, (o as unknown as Record<string, unknown>)[s.key!], c);
     if (v !== undefined) r[s.key!] = v;
+  }
+  if ((r.accumSteps as number) > batchSize) {
+    throw xtError('XT_INVALID', `train: accumSteps (--accum) ${r.accumSteps} is larger than the batch size ${batchSize}: a micro-batch needs at least one sample`);
   }
   return { ...(r as unknown as ResolvedOptions), epochs: Math.ceil(steps / perEpoch), steps, out: path.resolve(o.out), device: ctx.device };
 }

@@ -38,7 +38,7 @@ export interface SavedState {
 }
 
 /** Options a resumed run may not change (it must be the same run). */
-const CRITICAL: (keyof ResolvedOptions)[] = ['batchSize', 'seed', 'sentences', 'fullReport', 'positiveClip', 'multiPositive', 'accumSteps', 'augment'];
+const CRITICAL: (keyof ResolvedOptions)[] = ['batchSize', 'seed', 'sentences', 'fullReport', 'positiveClip', 'multiPositive', 'accumSteps', 'augment', 'patchDropout'];
 
 export interface PreparedRun {
   opts: ResolvedOptions;
