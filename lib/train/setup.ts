@@ -11,6 +11,7 @@ import type { DistBackend, TrainSessionNative } from '../native';
 import { xtError } from '../errors';
 import { ClipModel, loadModel } from '../model/clip';
 import { openDataset, type Dataset } from '../data/readers';
+import { splitFilter } from '../data/readers/common';
 import type { StudyRecord } from '../data/types';
 import { SentenceSampler, type PreparedReport } from '../text/sampling';
 import { ClipTokenizer } from '../text/clip-tokenizer';
@@ -98,7 +99,9 @@ export async function prepareRun(o: TrainOptions): Promise<PreparedRun> {
   if (typeof dataRoot !== 'string') throw xtError('XT_INVALID', 'train: `data` (a dataset root or manifest) is required');
   const dataset = await openDataset(fmt, dataRoot, { reports: saved?.options.reports ?? o.reports, uncertain: 'keep' });
   const trainSplit = saved?.options.trainSplit ?? o.trainSplit ?? 'train';
-  const trainRecords = dataset.records.filter((r) => r.split === trainSplit && recordReport(r) !== undefined && r.images.length > 0);
+  // the dataset's own split names or the canonical ones (MIMIC's `validate` is `valid`)
+  const inTrain = splitFilter([trainSplit])!;
+  const trainRecords = dataset.records.filter((r) => inTrain(r.split) && recordReport(r) !== undefined && r.images.length > 0);
   if (trainRecords.length === 0) {
     throw xtError('XT_INVALID', `${dataRoot}: no studies with an image and a report in split "${trainSplit}" (format ${dataset.format})`);
   }
@@ -115,7 +118,8 @@ export async function prepareRun(o: TrainOptions): Promise<PreparedRun> {
     }
     await initDistributed({ backend: (o.distBackend ?? 'auto') as DistBackend });
   }
-  const validRecords = dataset.records.filter((r) => r.split === opts.validSplit && r.images.length > 0);
+  const inValid = splitFilter([opts.validSplit])!;
+  const validRecords = dataset.records.filter((r) => inValid(r.split) && r.images.length > 0);
   return { opts, denv, lead: denv.rank === 0, saved, resumeDir, dataRoot, dataset, trainRecords, validRecords };
 }
 
