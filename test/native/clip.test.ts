@@ -82,7 +82,9 @@ describe('CLIP model (native)', function () {
         [c.embedDim, c.visionWidth, c.visionHeads, c.visionLayers, c.visionPatchSize, c.imageResolution, c.contextLength, c.vocabSize, c.textWidth, c.textHeads, c.textLayers],
         [io.config.embed_dim, io.config.vision_width, io.config.vision_heads, io.config.vision_layers, io.config.patch_size, io.config.image_resolution,
           io.config.context_length, io.config.vocab_size, io.config.text_width, io.config.text_heads, io.config.text_layers]);
-      assert.strictEqual(model.tokenizer, undefined); // this folder carries no tokenizer
+      // no tokenizer beside these weights: the 49,408-token vocabulary is the bundled one (vocab/)
+      assert.strictEqual(model.tokenizerSource, 'bundled');
+      assert.strictEqual(model.tokenizer!.vocabSize, 49408);
       await checkParity(model, 'openai');
     } finally {
       model.dispose();

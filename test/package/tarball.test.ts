@@ -10,7 +10,16 @@ import * as os from 'os';
 import * as path from 'path';
 import { repoRoot } from '../helpers/shared';
 
-function sh(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): string {
+/** A consumer's environment: without the test run's own addon override (test/helpers/native-testing points
+ * XRAY_TORCH_ADDON at the testing addon for this process and its children). */
+function consumerEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.XRAY_TORCH_ADDON;
+  delete env.XRAY_TORCH_TESTING_ADDON;
+  return env;
+}
+
+function sh(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = consumerEnv()): string {
   const r = spawnSync(cmd, args, { cwd, env, encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
@@ -33,7 +42,7 @@ describe('packed tarball', function () {
     fs.mkdirSync(app);
     fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
     // No compiler may run: a build attempt would fail with these, and leave a build/ folder.
-    const env = { ...process.env, CC: '/bin/false', CXX: '/bin/false' };
+    const env = { ...consumerEnv(), CC: '/bin/false', CXX: '/bin/false' };
     sh('npm', ['install', tgz, '--prefer-offline', '--no-audit', '--no-fund'], app, env);
   });
 
@@ -55,7 +64,7 @@ describe('packed tarball', function () {
   it('loads from its prebuild through require()', () => {
     const out = execFileSync(process.execPath, ['-e',
       "const x=require('xray-torch');const l=x.loadAddon();" +
-      'process.stdout.write(JSON.stringify({p:l.path,v:l.addon.runtimeInfo().torchVersion}))'], { cwd: app, encoding: 'utf8' });
+      'process.stdout.write(JSON.stringify({p:l.path,v:l.addon.runtimeInfo().torchVersion}))'], { cwd: app, encoding: 'utf8', env: consumerEnv() });
     const j = JSON.parse(out);
     assert.match(j.p, /node_modules\/xray-torch\/prebuilds\//);
     assert.match(j.v, /^\d+\.\d+/);
@@ -64,7 +73,7 @@ describe('packed tarball', function () {
   it('serves ESM import users', () => {
     const out = execFileSync(process.execPath, ['--input-type=module', '-e',
       "import { loadAddon, isXtError } from 'xray-torch'; process.stdout.write(typeof loadAddon + typeof isXtError)"],
-    { cwd: app, encoding: 'utf8' });
+    { cwd: app, encoding: 'utf8', env: consumerEnv() });
     assert.equal(out, 'functionfunction');
   });
 
@@ -139,7 +148,7 @@ export function code(e: unknown): string | undefined {
     fs.mkdirSync(app);
     fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
     // No compiler may run: a build attempt would fail with these, and leave a build/ folder.
-    const env = { ...process.env, XRAY_TORCH_SKIP_INSTALL: '1', CC: '/bin/false', CXX: '/bin/false' };
+    const env = { ...consumerEnv(), XRAY_TORCH_SKIP_INSTALL: '1', CC: '/bin/false', CXX: '/bin/false' };
     sh('npm', ['install', tgz, '--prefer-offline', '--no-audit', '--no-fund'], app, env);
     // what a Node TypeScript project has anyway: the compiler and Node's types (ours, to stay offline)
     fs.mkdirSync(path.join(app, 'node_modules', '@types'), { recursive: true });
@@ -168,7 +177,7 @@ export function code(e: unknown): string | undefined {
     assert.match(fs.readFileSync(path.join(pkg, 'vocab', 'LICENSE'), 'utf8'), /OpenAI/);
     const out = execFileSync(process.execPath, ['-e', "const x=require('xray-torch');const t=x.bundledClipTokenizer();" +
       "process.stdout.write(JSON.stringify([x.bundledVocabDir(),t.vocabSize,Array.from(t.tokenize('No pneumothorax.',8))]))"],
-    { cwd: app, encoding: 'utf8' });
+    { cwd: app, encoding: 'utf8', env: consumerEnv() });
     const [dir, size, ids] = JSON.parse(out);
     assert.equal(dir, path.join(fs.realpathSync(pkg), 'vocab'));
     assert.equal(size, 49408);
@@ -184,7 +193,7 @@ export function code(e: unknown): string | undefined {
       assert.equal(r.status, 0, `tsc failed:\n${r.stdout}${r.stderr}`);
       // the compiled consumer loads the package without touching the addon
       const out = execFileSync(process.execPath, ['-e', `const c=require(${JSON.stringify(path.join(outDir, 'consumer.js'))});` +
-        "process.stdout.write(typeof c.service + ' ' + c.code(Object.assign(new Error('x'), { code: 'XT_IO' })))"], { cwd: app, encoding: 'utf8' });
+        "process.stdout.write(typeof c.service + ' ' + c.code(Object.assign(new Error('x'), { code: 'XT_IO' })))"], { cwd: app, encoding: 'utf8', env: consumerEnv() });
       assert.equal(out, 'function XT_IO');
     });
   }

@@ -59,6 +59,7 @@ describe('training options: one table', () => {
     assert.deepEqual(sessionOptions(sc), {
       positiveClip: 0.8, multiPositive: false, lr: 5e-4, weightDecay: 0.2, beta1: 0.9, beta2: 0.98, eps: 1e-6, gradClip: 1,
       accumSteps: 1, lockImage: false, lockText: false, precision: 'fp32', skipNonfinite: false, syncEvery: 1,
+      gradCheckpointing: false, patchDropout: 0, seed: 0,
     });
   });
 
@@ -66,6 +67,7 @@ describe('training options: one table', () => {
     assert.deepEqual(defaultSessionOptions({ lr: 1e-3, gradClip: 0 }, { cuda: true }), {
       positiveClip: 0.8, multiPositive: false, lr: 1e-3, weightDecay: 0.2, beta1: 0.9, beta2: 0.98, eps: 1e-6, gradClip: 0,
       accumSteps: 1, lockImage: false, lockText: false, precision: 'bf16', skipNonfinite: false, syncEvery: 10,
+      gradCheckpointing: false, patchDropout: 0, seed: 0,
     });
     assert.throws(() => defaultSessionOptions({ beta2: 1 }), /beta2 must be a number in \[0, 1\)/);
     assert.throws(() => defaultSessionOptions({ nope: 1 } as never), /no training session option "nope"/);
@@ -81,6 +83,9 @@ describe('training options: one table', () => {
     assert.throws(() => r({ augment: 'yes' }), /augment must be true or false/);
     assert.throws(() => r({ steps: 3, epochs: 1 }), /either steps or epochs/);
     assert.throws(() => r({ out: '' }), /`out`/);
+    assert.throws(() => r({ patchDropout: 1 }), /patchDropout must be a number in \[0, 1\)/);
+    assert.throws(() => r({ batchSize: 4, accumSteps: 8 }), (e: Error & { code?: string }) =>
+      e.code === 'XT_INVALID' && /accumSteps \(--accum\) 8 is larger than the batch size 4/.test(e.message));
   });
 
   it('a resumed run keeps its saved options and takes defaults only for options it predates', () => {
