@@ -19,7 +19,7 @@ export type { LabelPrompts, PromptTemplates, PromptFile } from './prompts';
 export { ZeroShotClassifier, TextEmbeddingCache, scoreStream } from './zeroshot';
 export type { ZeroShotEncoder, ZeroShotMode, Embeddings, ImageBatch, Pixels, StudyScores } from './zeroshot';
 export { classify, embedImages, embedTexts, zeroShotClassifier, preprocessImage, preprocessBatch } from './inference';
-export type { InferenceModel, ImageInput, ClassifyOptions, EmbedOptions } from './inference';
+export type { InferenceModel, ImageInput, ClassifyOptions, EmbedOptions, ZeroShotSettings } from './inference';
 export { runZeroShotEval, predictionsCsv } from './pipeline';
 export type { ZeroShotEvalOptions, ZeroShotEvalResult } from './pipeline';
 export { formatTerminal, reportCsv, htmlReport, rocSvg, rocPanels, svgToPng } from './report';

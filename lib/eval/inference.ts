@@ -106,7 +106,8 @@ export async function embedTexts(model: InferenceModel, texts: string | string[]
   return opts.normalize === false ? e : normalizeRows(e);
 }
 
-export interface ClassifyOptions {
+/** How zero-shot scores are made: the settings classify(), runZeroShotEval() and the server share. */
+export interface ZeroShotSettings {
   /** Image geometry: `crop` (default) or `pad`. */
   resize?: 'crop' | 'pad';
   /** paired (default) or cosine. */
@@ -114,6 +115,9 @@ export interface ClassifyOptions {
   templates?: string | PromptTemplates;
   prompts?: PromptFile;
   temperature?: number;
+}
+
+export interface ClassifyOptions extends ZeroShotSettings {
   batchSize?: number;
 }
 

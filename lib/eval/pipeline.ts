@@ -9,13 +9,12 @@ import { openDataset, type DatasetFormat } from '../data/readers';
 import { DataLoader } from '../image/loader';
 import type { StudyRecord } from '../data/types';
 import { getLabelSet, type LabelSpec, labelSpecs } from './labelsets';
-import type { PromptFile, PromptTemplates } from './prompts';
-import { scoreStream, type ImageBatch, type StudyScores, type ZeroShotMode } from './zeroshot';
-import { zeroShotClassifier, type InferenceModel } from './inference';
+import { scoreStream, type ImageBatch, type StudyScores } from './zeroshot';
+import { zeroShotClassifier, type InferenceModel, type ZeroShotSettings } from './inference';
 import { describePolicy, resolveThresholds, type BootstrapOptions, type LabelScores, type ThresholdPolicy } from './metrics';
 import { alignTable, readTable, scoreData, type GroundTruth, type ScoreData, type ScoreReport, type Uncertain } from './score';
 
-export interface ZeroShotEvalOptions {
+export interface ZeroShotEvalOptions extends ZeroShotSettings {
   /** Dataset root (or manifest file). */
   data: string;
   format?: DatasetFormat | 'auto';
@@ -25,12 +24,6 @@ export interface ZeroShotEvalOptions {
   valSplit?: string;
   /** Labels (default: the dataset's built-in set, or the manifest's own label names). */
   labels?: LabelSpec[];
-  scoring?: ZeroShotMode;
-  templates?: string | PromptTemplates;
-  prompts?: PromptFile;
-  temperature?: number;
-  /** Image geometry (default crop). */
-  resize?: 'crop' | 'pad';
   /** Images per forward pass (default 32). */
   batchSize?: number;
   /** Keep only these views (PA, AP, LATERAL …). */

@@ -18,21 +18,15 @@ import type { AddressInfo } from 'net';
 import { isXtError } from '../errors';
 import { resolveLabels, type LabelSpec } from '../eval/labelsets';
 import { multipartBoundary, parseMultipart } from './multipart';
-import { embedTexts, zeroShotClassifier, type InferenceModel } from '../eval/inference';
+import { embedTexts, zeroShotClassifier, type InferenceModel, type ZeroShotSettings } from '../eval/inference';
 import { l2NormalizeRows } from '../eval/l2';
 import { decodeImage } from '../image/batch';
-import type { PromptFile, PromptTemplates } from '../eval/prompts';
-import type { ZeroShotClassifier, ZeroShotMode } from '../eval/zeroshot';
+import type { ZeroShotClassifier } from '../eval/zeroshot';
 
-export interface ServeOptions {
+export interface ServeOptions extends ZeroShotSettings {
   model: InferenceModel;
   /** Labels when a request names none (default: CheXpert's 5 competition tasks). */
   labels?: LabelSpec[];
-  scoring?: ZeroShotMode;
-  templates?: string | PromptTemplates;
-  prompts?: PromptFile;
-  temperature?: number;
-  resize?: 'crop' | 'pad';
   /** Largest accepted body (default 16 MiB). */
   maxBodyBytes?: number;
   /** Model calls at once (default 1). */
