@@ -9,7 +9,8 @@
  * RSS rows give the fraction of the baseline's peak.
  *
  *   node dist/bench/batch-memory.js        (or: npm run bench -- batch-memory)
- * Env: XT_BENCH_MEM_STEPS (timed steps per configuration, default 2), XT_BENCH_MEM_BATCH (default 64),
+ * Env: XT_BENCH_MEM_STEPS (timed steps per configuration after one warm-up step, default 2; 0 times the
+ * one step, warm-up included: for a quick look), XT_BENCH_MEM_BATCH (default 64),
  * XT_BENCH_MEM_CONFIGS (comma list of names below, default all), XT_BENCH_THREADS (default 2).
  */
 import { spawnSync } from 'child_process';
@@ -69,7 +70,7 @@ async function child(cfg: Config & { batch: number; steps: number }): Promise<vo
   for (let k = 0; k < cfg.steps + 1; k++) {
     const t = process.hrtime.bigint();
     const r = await session.step(px, [B, SIZE, SIZE], ids, [B, CONTEXT], null, 5e-4);
-    if (k > 0) times.push(Number(process.hrtime.bigint() - t) / 1e9);
+    if (k > 0 || cfg.steps === 0) times.push(Number(process.hrtime.bigint() - t) / 1e9);
     losses.push(r.loss);
   }
   const out: ChildResult = { step_s: times, maxrss_kb: process.resourceUsage().maxRSS, losses, params: model.numParameters };
@@ -108,7 +109,8 @@ export const bench: BenchModule = {
         ...(t.rss ? { target: +(1 / t.rss).toFixed(3) } : {}) });
     }
     const notes = [
-      `Batch ${batch}, ${steps} timed step(s) after one warm-up step per configuration, each in its own process; ` +
+      (steps > 0 ? `Batch ${batch}, ${steps} timed step(s) after one warm-up step per configuration` : `Batch ${batch}, one step per configuration (warm-up included)`) +
+        ', each in its own process; ' +
         `${(base.params / 1e6).toFixed(1)}M parameters. Speed ratio > 1 is faster than the baseline; for the RSS rows it is ` +
         'baseline / ours (a target of 1/0.55 = 1.82 means "at most 0.55x of the baseline\'s peak").',
       'First-step losses (all start from the same weights and batch; accumulation and checkpointing must give the baseline\'s, ' +
