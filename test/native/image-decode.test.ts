@@ -14,20 +14,10 @@ import { execFileSync } from 'child_process';
 import { decodeGreySharp, type GreyImage, type ResizeMode } from '../../lib/data/images';
 import { decodeGrey, decodeGreyBuffer, imageBackend, setImageBackend } from '../../lib/image/decode';
 import { repoRoot, requireShared } from '../helpers/shared';
+import { greyDiff } from '../helpers/grey-diff';
 
 const FIX = path.join(repoRoot, 'test', 'fixtures', 'data');
 
-function diff(a: GreyImage, b: GreyImage): { mean: number; max: number } {
-  assert.deepEqual([a.width, a.height], [b.width, b.height]);
-  let s = 0;
-  let m = 0;
-  for (let i = 0; i < a.data.length; i++) {
-    const e = Math.abs(a.data[i] - b.data[i]);
-    s += e;
-    m = Math.max(m, e);
-  }
-  return { mean: s / a.data.length, max: m };
-}
 
 describe('native image decoder', () => {
   let dec: NonNullable<ImageNative['decodeImageGrey']>;
@@ -64,7 +54,7 @@ describe('native image decoder', () => {
         const n = await dec(f, size, mode as never);
         assert.ok(n, `${f} ${mode}`);
         const s = await decodeGreySharp(f, { size, mode });
-        const d = diff(n!, s);
+        const d = greyDiff(n!, s);
         if (mode === 'none') assert.equal(d.max, 0, `${f}: decoded pixels differ`);
         else assert.ok(d.mean < 1.2 && d.max <= 40, `${path.basename(f)} ${mode} ${size}: mean ${d.mean.toFixed(3)} max ${d.max}`);
       }

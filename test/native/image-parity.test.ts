@@ -18,6 +18,7 @@ import sharp from 'sharp';
 import { native, type ImageNative } from '../../lib/native';
 import { decodeGreySharp, type GreyImage, type ResizeMode } from '../../lib/data/images';
 import { sharedPath } from '../helpers/shared';
+import { greyDiff } from '../helpers/grey-diff';
 
 type Geometry = Exclude<ResizeMode, 'none'>;
 
@@ -37,17 +38,6 @@ const BOUNDS: Record<'png' | 'jpg', Record<(typeof SIZES)[number], { mean: numbe
   jpg: { 64: { mean: 1.4, max: 18 }, 224: { mean: 0.6, max: 18 }, 336: { mean: 0.25, max: 3 }, 768: { mean: 1.4, max: 64 } },
 };
 
-function diff(a: GreyImage, b: GreyImage): { mean: number; max: number } {
-  assert.deepEqual([a.width, a.height], [b.width, b.height]);
-  let s = 0;
-  let m = 0;
-  for (let i = 0; i < a.data.length; i++) {
-    const e = Math.abs(a.data[i] - b.data[i]);
-    s += e;
-    m = Math.max(m, e);
-  }
-  return { mean: s / a.data.length, max: m };
-}
 
 describe('image decoders: native against sharp on the real radiographs (issue 15)', function () {
   this.timeout(120000);
@@ -100,7 +90,7 @@ describe('image decoders: native against sharp on the real radiographs (issue 15
           for (const size of SIZES) {
             const n = await dec(f, size, mode);
             assert.ok(n, `${name}: the native decoder takes this file`);
-            const d = diff(n!, await decodeGreySharp(f, { size, mode }));
+            const d = greyDiff(n!, await decodeGreySharp(f, { size, mode }));
             const b = BOUNDS[kind][size];
             seen.push(`${name} ${size}: mean ${d.mean.toFixed(3)} max ${d.max}`);
             assert.ok(d.mean <= b.mean && d.max <= b.max, `${name} ${mode} ${size}: mean ${d.mean.toFixed(3)} max ${d.max} (bound ${b.mean} / ${b.max})`);
@@ -114,7 +104,7 @@ describe('image decoders: native against sharp on the real radiographs (issue 15
   it('as stored (no resize) the PNGs decode to the same pixels; the JPEG within one grey level', async () => {
     for (const name of files) {
       const f = sharedPath('data', 'images', name);
-      const d = diff((await dec(f, 0, 'none'))!, await decodeGreySharp(f, { mode: 'none' }));
+      const d = greyDiff((await dec(f, 0, 'none'))!, await decodeGreySharp(f, { mode: 'none' }));
       if (name.endsWith('.png')) assert.equal(d.max, 0, name);
       else assert.ok(d.max <= 1, `${name}: max ${d.max}`);
     }
