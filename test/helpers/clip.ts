@@ -193,3 +193,14 @@ export async function rejectsWith(p: Promise<unknown> | (() => Promise<unknown>)
   if (match) assert.match(err.message, match);
   return err;
 }
+
+/** B token rows of width `ctx` for session tests: start token, 5 + b ids varying with `k`, end token, padding. */
+export function tokenRows(B: number, ctx: number, k: number): Int32Array {
+  const t = new Int32Array(B * ctx);
+  for (let b = 0; b < B; b++) {
+    t[b * ctx] = 49406;
+    for (let j = 1; j < 6 + b; j++) t[b * ctx + j] = 1 + ((b * 31 + j * 7 + k * 13) % 400);
+    t[b * ctx + 6 + b] = 49407;
+  }
+  return t;
+}

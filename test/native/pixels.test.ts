@@ -8,6 +8,7 @@ import { native } from '../../lib/native';
 import { ClipModel } from '../../lib/model/clip';
 import { greyToCHW } from '../../lib/data/images';
 import { defaultSessionOptions } from '../../lib/train/options';
+import { tokenRows } from '../helpers/clip';
 
 describe('grey pixels into the training step and the evaluation loss', function () {
   this.timeout(300000);
@@ -19,15 +20,7 @@ describe('grey pixels into the training step and the evaluation loss', function 
     for (let b = 0; b < B; b++) greyToCHW({ width: R, height: R, data: g.subarray(b * R * R, (b + 1) * R * R) }, f, b * 3 * R * R);
     return f;
   };
-  const ids = (k: number) => {
-    const t = new Int32Array(B * 24);
-    for (let b = 0; b < B; b++) {
-      t[b * 24] = 49406;
-      for (let j = 1; j < 6 + b; j++) t[b * 24 + j] = 1 + ((b * 31 + j * 7 + k * 13) % 400);
-      t[b * 24 + 6 + b] = 49407;
-    }
-    return t;
-  };
+  const ids = (k: number) => tokenRows(B, 24, k);
 
   it('step and evalLoss on grey bytes equal the same on the normalised float expansion', async () => {
     const run = async (asGrey: boolean) => {

@@ -14,6 +14,7 @@ import { generateSynthetic } from '../../lib/data/synth';
 import { loadModel, ClipModel } from '../../lib/model/clip';
 import { isXtError, native, type TrainStepResult } from '../../lib/native';
 import { repoRoot } from '../helpers/shared';
+import { tokenRows } from '../helpers/clip';
 
 const cli = path.join(repoRoot, 'bin', 'xray-torch.js');
 
@@ -103,15 +104,7 @@ describe('training (native step, checkpoints, resume)', function () {
   it('syncEvery > 1 (the GPU mode, run here on the CPU): the same updates, the loss read every N steps', async () => {
     const B = 8;
     const px = (k: number) => Float32Array.from({ length: B * 3 * 64 * 64 }, (_, i) => Math.sin(i * 0.37 + k * 1.3));
-    const ids = (k: number) => {
-      const t = new Int32Array(B * 24);
-      for (let b = 0; b < B; b++) {
-        t[b * 24] = 49406;
-        for (let j = 1; j < 6 + b; j++) t[b * 24 + j] = 1 + ((b * 31 + j * 7 + k * 13) % 400);
-        t[b * 24 + 6 + b] = 49407;
-      }
-      return t;
-    };
+    const ids = (k: number) => tokenRows(B, 24, k);
     const runSession = async (syncEvery: number, syncAt: number[] = []) => {
       const m = await ClipModel.create('tiny', { seed: 5, contextLength: 24 });
       const sess = new (native().TrainSessionNative)(m.native, defaultSessionOptions({ lr: 1e-3, positiveClip: 0.8, gradClip: 0.5, syncEvery }));
